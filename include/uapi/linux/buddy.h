@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/buddy: allocate and free blocks of a physically contiguous pool
+ * managed by a buddy allocator.
+ *
+ * Every block belongs to the open file description that allocated it; only
+ * that file can free it, and closing the file frees all its blocks.  Offsets
+ * and sizes are bytes within the pool.  Every reserved field and unknown flag
+ * must be zero.  Structures only grow at their end: the kernel takes the size
+ * from the command number, zero-fills what an older caller did not pass and
+ * copies back only what the caller's size holds.
+ */
+#ifndef _UAPI_LINUX_BUDDY_H
+#define _UAPI_LINUX_BUDDY_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Free in Documentation/userspace-api/ioctl/ioctl-number.rst as of 6.12. */
+#define BUDDY_IOC_MAGIC		0xB9
+
+/**
+ * struct buddy_info - the pool now
+ * @pool_size: bytes managed
+ * @unit_size: bytes in the smallest block, a power of two
+ * @free_bytes: bytes in free blocks now
+ * @largest_free: bytes in the largest free block now, 0 when full
+ * @max_order: pool_size == unit_size << max_order
+ * @pad: zero
+ */
+struct buddy_info {
+	__u64 pool_size;
+	__u64 unit_size;
+	__u64 free_bytes;
+	__u64 largest_free;
+	__u32 max_order;
+	__u32 pad;
+};
+
+/**
+ * struct buddy_alloc - allocate one block
+ * @size: in: bytes wanted, 1 .. pool_size
+ * @flags: in: BUDDY_ALLOC_* bits (none defined yet)
+ * @pad: in: zero
+ * @offset: out: byte offset of the block in the pool
+ * @block_size: out: unit_size << order, the smallest such >= size
+ */
+struct buddy_alloc {
+	__u64 size;
+	__u32 flags;
+	__u32 pad;
+	__u64 offset;
+	__u64 block_size;
+};
+
+/**
+ * struct buddy_free - free one block this file allocated
+ * @offset: in: an offset BUDDY_IOC_ALLOC gave this file
+ * @flags: in: zero
+ * @pad: in: zero
+ */
+struct buddy_free {
+	__u64 offset;
+	__u32 flags;
+	__u32 pad;
+};
+
+#define BUDDY_IOC_INFO		_IOR(BUDDY_IOC_MAGIC, 0, struct buddy_info)
+#define BUDDY_IOC_ALLOC		_IOWR(BUDDY_IOC_MAGIC, 1, struct buddy_alloc)
+#define BUDDY_IOC_FREE		_IOW(BUDDY_IOC_MAGIC, 2, struct buddy_free)
+
+#endif /* _UAPI_LINUX_BUDDY_H */

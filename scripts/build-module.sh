@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build buddy.ko (and the KUnit/bench modules where the kernel has KUnit)
+# against one kernel, in a directory of its own, so that builds for several
+# kernels (UML, UML debug, Debian's headers) never share object files.  The
+# directory mirrors the sources with symlinks; Kbuild writes only there.
+#
+#   scripts/build-module.sh um KBUILD       UML: KBUILD from kernel-tree.sh uml
+#   scripts/build-module.sh headers KDIR    a headers tree (Debian's packages)
+#
+# Extra arguments after these go to make (W=1, C=1, ...).  Prints the output
+# directory on stdout.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${BUDDY_CACHE:-/var/tmp/buddy}
+kind=${1:?usage: $0 um KBUILD | headers KDIR [make args]}
+kdir=${2:?usage: $0 um KBUILD | headers KDIR [make args]}
+shift 2
+
+out=$cache/mod/$(basename "$kdir")
+mkdir -p "$out"
+# Mirror the sources; drop links to files that no longer exist.
+(cd "$repo" && cp -rsf "$repo"/Kbuild "$repo"/*.[ch] "$repo"/kunit "$repo"/include "$out"/)
+find "$out" -xtype l -delete
+
+case "$kind" in
+um)
+	src=$("$repo"/scripts/kernel-tree.sh src)
+	make -s -C "$src" O="$kdir" ARCH=um M="$out" "$@" modules >&2
+	;;
+headers)
+	make -s -C "$kdir" M="$out" "$@" modules >&2
+	;;
+*)
+	echo "build-module.sh: unknown kind $kind" >&2
+	exit 2
+	;;
+esac
+echo "$out"

@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot User-Mode Linux with the host filesystem as root, insmod buddy.ko, run
+# a program as root inside, rmmod, power off.
+#
+#   scripts/uml-run.sh [options] -- PROGRAM [ARGS...]
+#
+#   --params "k=v ..."   module parameters for insmod
+#   --no-insmod          do not load buddy.ko (the program loads what it needs)
+#   --config FRAGMENT    UML config fragment (default scripts/configs/uml.config)
+#   --mem SIZE           guest memory (default 256M)
+#   --cmdline "..."      extra kernel command line
+#   --timeout SECONDS    whole-run limit (default 900)
+#
+# Builds what is missing first (the UML kernel, cached; buddy.ko, about 3 s).
+# Exits with PROGRAM's status, or non-zero if insmod or rmmod failed, or the
+# kernel log shows a WARNING, BUG, Oops, or a KASAN/UBSAN/kmemleak/lockdep
+# report; on failure it prints the kernel log.
+#
+# Inside, the program finds: BUDDY_KO (buddy.ko), BUDDY_MODDIR (the module
+# build directory), BUDDY_PARAMS, and BUDDY_RESULTS, a directory that is the
+# same path on the host and writable from the guest.  The host root itself is
+# mounted read-only, but for the host's /tmp, which stays writable (programs
+# built there run, and test programs need scratch space).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+params=""
+insmod=1
+config=$repo/scripts/configs/uml.config
+mem=256M
+cmdline=""
+limit=900
+
+usage() {
+	sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--params) params=$2; shift 2 ;;
+	--no-insmod) insmod=0; shift ;;
+	--config) config=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--cmdline) cmdline=$2; shift 2 ;;
+	--timeout) limit=$2; shift 2 ;;
+	--) shift; break ;;
+	*) usage ;;
+	esac
+done
+[ $# -ge 1 ] || usage
+
+prog=$1
+shift
+case "$prog" in
+*/*) prog=$(cd "$(dirname "$prog")" && pwd)/$(basename "$prog") ;;
+*) prog=$(command -v "$prog") || { echo "uml-run: $1: not found" >&2; exit 2; } ;;
+esac
+[ -x "$prog" ] || { echo "uml-run: $prog: not executable" >&2; exit 2; }
+
+build=$("$repo"/scripts/kernel-tree.sh uml "$config")
+moddir=$("$repo"/scripts/build-module.sh um "$build")
+
+res=$(mktemp -d /tmp/buddy-uml.XXXXXX)
+trap 'rm -rf "$res"' EXIT
+
+{
+	echo '#!/bin/sh'
+	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+	printf 'res=%q\n' "$res"
+	printf 'export BUDDY_RESULTS=%q\n' "$res/out"
+	printf 'export BUDDY_KO=%q\n' "$moddir/buddy.ko"
+	printf 'export BUDDY_MODDIR=%q\n' "$moddir"
+	printf 'export BUDDY_PARAMS=%q\n' "$params"
+	printf 'insmod_wanted=%d\n' "$insmod"
+	printf 'cwd=%q\n' "$PWD"
+	printf 'cmd=%s\n' "$(printf '%q ' "$prog" "$@" | sed 's/^/"/; s/ $/"/')"
+	cat <<'EOF'
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t hostfs -o /tmp hostfs /tmp
+mkdir -p "$BUDDY_RESULTS"
+# The console is the program's; kernel messages go to the saved log only.
+dmesg -n 1
+insmod_rc=0 prog_rc=0 rmmod_rc=0
+if [ "$insmod_wanted" = 1 ]; then
+	# shellcheck disable=SC2086
+	insmod "$BUDDY_KO" $BUDDY_PARAMS || insmod_rc=$?
+fi
+if [ "$insmod_rc" = 0 ]; then
+	cd "$cwd" && eval "$cmd" || prog_rc=$?
+	if [ "$insmod_wanted" = 1 ] && grep -q '^buddy ' /proc/modules; then
+		rmmod buddy || rmmod_rc=$?
+	fi
+fi
+dmesg > "$res/dmesg.txt"
+echo "$insmod_rc $prog_rc $rmmod_rc" > "$res/status"
+poweroff -f 2>/dev/null
+EOF
+} > "$res/init.sh"
+chmod +x "$res/init.sh"
+
+uml_rc=0
+# shellcheck disable=SC2086
+timeout "$limit" "$build/linux" mem="$mem" root=/dev/root rootfstype=hostfs \
+	rootflags=/ ro init="$res/init.sh" con=null con0=fd:0,fd:1 quiet \
+	$cmdline </dev/null 2>&1 | grep --line-buffered -v 'epollctl add err' || true
+uml_rc=${PIPESTATUS[0]}
+
+fail=""
+if [ ! -f "$res/status" ]; then
+	fail="UML ended (status $uml_rc) before the run finished"
+	status="1 1 1"
+else
+	status=$(cat "$res/status")
+fi
+read -r insmod_rc prog_rc rmmod_rc <<<"$status"
+if [ -z "$fail" ] && [ "$insmod_rc" != 0 ]; then
+	fail="insmod buddy.ko $params failed ($insmod_rc)"
+elif [ -z "$fail" ] && [ "$rmmod_rc" != 0 ]; then
+	fail="rmmod buddy failed ($rmmod_rc)"
+elif [ -f "$res/dmesg.txt" ] &&
+   grep -Eq 'WARNING:|BUG:|Oops|KASAN|UBSAN|kmemleak: .*suspected|INFO: possible|circular locking|general protection|Kernel panic|list_(add|del) corruption' \
+	"$res/dmesg.txt"; then
+	fail="the kernel log has a warning or an error report"
+fi
+if [ -n "$fail" ]; then
+	echo "uml-run: $fail; kernel log:" >&2
+	cat "$res/dmesg.txt" >&2 2>/dev/null || true
+	[ "$prog_rc" != 0 ] && exit "$prog_rc"
+	exit 1
+fi
+exit "$prog_rc"

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel names buddy_core.c uses, for building it as plain C in
+ * userspace (tests, fuzzing, benchmarks).  Nothing else belongs here.
+ */
+#ifndef _BUDDY_COMPAT_H
+#define _BUDDY_COMPAT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef int8_t s8;
+typedef uint8_t u8;
+typedef uint32_t u32;
+typedef int64_t s64;
+typedef uint64_t u64;
+
+#define EXPORT_SYMBOL_GPL(sym)
+
+/* Like the kernel's: index of the most significant set bit, 1-based; 0 for 0. */
+static inline int fls64(u64 x)
+{
+	return x ? 64 - __builtin_clzll(x) : 0;
+}
+
+#endif /* _BUDDY_COMPAT_H */
