@@ -129,8 +129,12 @@ s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 	if (tree[0] < want)
 		return -ENOMEM;
 
-	/* Down through split nodes until a whole one (a free block). */
-	while (tree[node] != (s8)node_order) {
+	/*
+	 * Down through split nodes until a whole one (a free block).  The
+	 * order bound never binds on a sound tree; it keeps a corrupted one
+	 * from walking past the leaves.
+	 */
+	while (tree[node] != (s8)node_order && node_order > order) {
 		size_t left = left_of(node);
 		s8 l = tree[left], r = tree[left + 1];
 

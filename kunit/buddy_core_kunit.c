@@ -671,6 +671,7 @@ static void random_checked_test(struct kunit *test)
 }
 
 static struct kunit_case buddy_core_cases[] = {
+	KUNIT_CASE(node_type_signed_test),
 	KUNIT_CASE(meta_size_test),
 	KUNIT_CASE(init_invalid_test),
 	KUNIT_CASE(order0_pool_test),
@@ -681,7 +682,6 @@ static struct kunit_case buddy_core_cases[] = {
 	KUNIT_CASE(double_free_test),
 	KUNIT_CASE(free_wrong_order_test),
 	KUNIT_CASE(free_misaligned_test),
-	KUNIT_CASE(node_type_signed_test),
 	KUNIT_CASE(order_for_test),
 	KUNIT_CASE(meta_bounds_test),
 	KUNIT_CASE_PARAM(fill_drain_test, fill_gen_params),

@@ -103,12 +103,13 @@ EOF
 } > "$res/init.sh"
 chmod +x "$res/init.sh"
 
-uml_rc=0
+set +e
 # shellcheck disable=SC2086
 timeout "$limit" "$build/linux" mem="$mem" root=/dev/root rootfstype=hostfs \
 	rootflags=/ ro init="$res/init.sh" con=null con0=fd:0,fd:1 quiet \
-	$cmdline </dev/null 2>&1 | grep --line-buffered -v 'epollctl add err' || true
+	$cmdline </dev/null 2>&1 | grep --line-buffered -v -e 'epollctl add err' -e '^reboot: Power down'
 uml_rc=${PIPESTATUS[0]}
+set -e
 
 fail=""
 if [ ! -f "$res/status" ]; then
