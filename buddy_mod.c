@@ -1,18 +1,520 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the module lands: links the core. */
+/*
+ * buddy: a physically contiguous pool behind /dev/buddy, managed by the
+ * buddy_core allocator.  Userspace allocates and frees blocks by ioctl
+ * (include/uapi/linux/buddy.h); every block belongs to the open file that
+ * allocated it and is freed when that file is released.
+ *
+ * Locking: pool.lock (a mutex) serialises every call into buddy_core and
+ * every change to a file's block table, so a block is in the core's "live"
+ * state exactly when one file's table holds it.  It is never held across
+ * copy_{to,from}_user().  The statistics are written under the lock and read
+ * without it (debugfs): each value is a single word, and a reader may see
+ * one that is a moment old, which is marked with data_race().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/nospec.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+#include <linux/buddy.h>
+
 #include "buddy_core.h"
+
+/* 6.8 renamed MAX_ORDER (one past the largest order) to MAX_PAGE_ORDER. */
+#ifndef MAX_PAGE_ORDER
+#define MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
+static unsigned long pool_size = PAGE_SIZE << MAX_PAGE_ORDER;
+module_param(pool_size, ulong, 0444);
+MODULE_PARM_DESC(pool_size,
+		 "Bytes in the pool, a power of two (default: the page allocator's largest block)");
+
+static unsigned long unit_size = PAGE_SIZE;
+module_param(unit_size, ulong, 0444);
+MODULE_PARM_DESC(unit_size,
+		 "Bytes in the smallest block, a power of two, 64 .. pool_size (default: PAGE_SIZE)");
+
+#define BUDDY_MIN_UNIT_SIZE	64
+#define BUDDY_ALLOC_FLAGS_VALID	0U
+
+/**
+ * struct buddy_counters - what debugfs stats reports beyond the core's state
+ * @allocs: successful allocations
+ * @frees: blocks freed, by BUDDY_IOC_FREE or on release
+ * @alloc_failures: allocations that found no free block
+ * @live_blocks: blocks allocated now
+ * @used_bytes: bytes in allocated blocks now
+ * @peak_used_bytes: the most @used_bytes has been
+ */
+struct buddy_counters {
+	u64 allocs;
+	u64 frees;
+	u64 alloc_failures;
+	u64 live_blocks;
+	u64 used_bytes;
+	u64 peak_used_bytes;
+};
+
+/**
+ * struct buddy_pool - the one pool this module manages
+ * @lock: serialises @core and every file's block table
+ * @core: the allocator, in units of @unit_shift
+ * @meta: @core's tree
+ * @pages: the pool's memory, 2^@page_order pages from alloc_pages()
+ * @page_order: order of @pages
+ * @size: bytes managed (may be less than the pages hold)
+ * @unit_shift: log2 of the unit size
+ * @stats: counters for debugfs
+ * @debugfs: the buddy/ debugfs directory
+ * @misc: /dev/buddy
+ */
+struct buddy_pool {
+	struct mutex lock;	/* the core and all block tables */
+	struct buddy_core core;
+	void *meta;
+	struct page *pages;
+	unsigned int page_order;
+	u64 size;
+	unsigned int unit_shift;
+	struct buddy_counters stats;
+	struct dentry *debugfs;
+	struct miscdevice misc;
+};
+
+static struct buddy_pool pool = {
+	.lock = __MUTEX_INITIALIZER(pool.lock),
+};
+
+/**
+ * struct buddy_file - what one open file description owns
+ * @blocks: its live blocks: index = offset in units, value = order
+ */
+struct buddy_file {
+	struct xarray blocks;
+};
+
+static void pool_account(u64 bytes, bool alloc)
+{
+	lockdep_assert_held(&pool.lock);
+	if (alloc) {
+		pool.stats.allocs++;
+		pool.stats.live_blocks++;
+		pool.stats.used_bytes += bytes;
+		if (pool.stats.used_bytes > pool.stats.peak_used_bytes)
+			pool.stats.peak_used_bytes = pool.stats.used_bytes;
+	} else {
+		pool.stats.frees++;
+		pool.stats.live_blocks--;
+		pool.stats.used_bytes -= bytes;
+	}
+}
+
+/* Free one block of @bf's; its entry must be live in @bf->blocks. */
+static void file_free_block(struct buddy_file *bf, unsigned long index,
+			    unsigned int order)
+{
+	lockdep_assert_held(&pool.lock);
+	/* The table and the core agree by construction; a refusal is our bug. */
+	WARN_ON_ONCE(buddy_core_free(&pool.core, index, order));
+	xa_erase(&bf->blocks, index);
+	pool_account((u64)1 << (order + pool.unit_shift), false);
+}
+
+static int buddy_open(struct inode *inode, struct file *file)
+{
+	struct buddy_file *bf = kzalloc(sizeof(*bf), GFP_KERNEL);
+
+	if (!bf)
+		return -ENOMEM;
+	xa_init(&bf->blocks);
+	file->private_data = bf;
+	return 0;
+}
+
+static int buddy_release(struct inode *inode, struct file *file)
+{
+	struct buddy_file *bf = file->private_data;
+	unsigned long index;
+	void *entry;
+
+	mutex_lock(&pool.lock);
+	xa_for_each(&bf->blocks, index, entry)
+		file_free_block(bf, index, xa_to_value(entry));
+	mutex_unlock(&pool.lock);
+	xa_destroy(&bf->blocks);
+	kfree(bf);
+	return 0;
+}
+
+static int buddy_ioc_info(struct buddy_file *bf, void *data)
+{
+	struct buddy_info *info = data;
+	int largest;
+
+	mutex_lock(&pool.lock);
+	info->pool_size = pool.size;
+	info->unit_size = 1ULL << pool.unit_shift;
+	info->free_bytes = buddy_core_free_units(&pool.core) << pool.unit_shift;
+	largest = buddy_core_largest_order(&pool.core);
+	info->largest_free = largest < 0 ? 0 : 1ULL << (largest + pool.unit_shift);
+	info->max_order = buddy_core_max_order(&pool.core);
+	mutex_unlock(&pool.lock);
+	return 0;
+}
+
+static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
+{
+	struct buddy_alloc *req = data;
+	unsigned int order;
+	s64 offset;
+	int ret;
+
+	if (!req->size || req->size > pool.size || req->pad ||
+	    (req->flags & ~BUDDY_ALLOC_FLAGS_VALID))
+		return -EINVAL;
+	order = buddy_core_order_for((req->size + (1ULL << pool.unit_shift) - 1) >>
+				     pool.unit_shift);
+
+	mutex_lock(&pool.lock);
+	offset = buddy_core_alloc(&pool.core, order, 0);
+	if (offset < 0) {
+		pool.stats.alloc_failures++;
+		mutex_unlock(&pool.lock);
+		return offset;
+	}
+	ret = xa_insert(&bf->blocks, offset, xa_mk_value(order), GFP_KERNEL);
+	if (ret) {
+		buddy_core_free(&pool.core, offset, order);
+		mutex_unlock(&pool.lock);
+		return ret == -EBUSY ? -EIO : ret;
+	}
+	pool_account((u64)1 << (order + pool.unit_shift), true);
+	mutex_unlock(&pool.lock);
+
+	req->offset = (u64)offset << pool.unit_shift;
+	req->block_size = 1ULL << (order + pool.unit_shift);
+	return 0;
+}
+
+/* Undo buddy_ioc_alloc() when its result could not reach the caller. */
+static void buddy_ioc_alloc_undo(struct buddy_file *bf, void *data)
+{
+	struct buddy_alloc *req = data;
+	unsigned long index = req->offset >> pool.unit_shift;
+
+	mutex_lock(&pool.lock);
+	file_free_block(bf, index, ilog2(req->block_size) - pool.unit_shift);
+	/* The caller never saw this block: take it out of the history too. */
+	pool.stats.allocs--;
+	pool.stats.frees--;
+	mutex_unlock(&pool.lock);
+}
+
+static int buddy_ioc_free(struct buddy_file *bf, void *data)
+{
+	struct buddy_free *req = data;
+	unsigned long index;
+	void *entry;
+
+	if (req->flags || req->pad || req->offset >= pool.size ||
+	    req->offset & ((1ULL << pool.unit_shift) - 1))
+		return -EINVAL;
+	index = req->offset >> pool.unit_shift;
+
+	mutex_lock(&pool.lock);
+	entry = xa_load(&bf->blocks, index);
+	if (!entry) {
+		mutex_unlock(&pool.lock);
+		return -EINVAL;
+	}
+	file_free_block(bf, index, xa_to_value(entry));
+	mutex_unlock(&pool.lock);
+	return 0;
+}
+
+/**
+ * struct buddy_ioctl_desc - one command of the dispatcher
+ * @cmd: the command as this kernel defines it (its size is the newest)
+ * @min_size: the first version's struct size; shorter callers are refused
+ * @handler: does the work on a kernel copy of the struct
+ * @undo: reverts @handler's effect if copying the result out fails
+ */
+struct buddy_ioctl_desc {
+	unsigned int cmd;
+	unsigned int min_size;
+	int (*handler)(struct buddy_file *bf, void *data);
+	void (*undo)(struct buddy_file *bf, void *data);
+};
+
+static const struct buddy_ioctl_desc buddy_ioctls[] = {
+	{ BUDDY_IOC_INFO, sizeof(struct buddy_info), buddy_ioc_info, NULL },
+	{ BUDDY_IOC_ALLOC, sizeof(struct buddy_alloc), buddy_ioc_alloc,
+	  buddy_ioc_alloc_undo },
+	{ BUDDY_IOC_FREE, sizeof(struct buddy_free), buddy_ioc_free, NULL },
+};
+
+/* Large enough for the biggest struct any command takes. */
+#define BUDDY_IOCTL_MAX_SIZE	64
+
+/*
+ * Like dma-heap's dispatcher: the struct size comes from the caller's command
+ * number, so structs can grow at their end.  A newer caller's extra input
+ * bytes must be zero (they would ask for something this kernel lacks); an
+ * older caller's missing bytes read as zero; only the caller's size is
+ * copied back.  Input is copied in once; output is copied out whole from a
+ * zeroed buffer, so no kernel byte leaks.
+ */
+static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
+{
+	u8 kdata[BUDDY_IOCTL_MAX_SIZE] = { 0 };
+	void __user *uarg = (void __user *)arg;
+	const struct buddy_ioctl_desc *desc;
+	unsigned int nr = _IOC_NR(ucmd);
+	unsigned int usize, ksize;
+	int ret;
+
+	if (_IOC_TYPE(ucmd) != BUDDY_IOC_MAGIC || nr >= ARRAY_SIZE(buddy_ioctls))
+		return -ENOTTY;
+	desc = &buddy_ioctls[array_index_nospec(nr, ARRAY_SIZE(buddy_ioctls))];
+	if (_IOC_DIR(ucmd) != _IOC_DIR(desc->cmd))
+		return -ENOTTY;
+	usize = _IOC_SIZE(ucmd);
+	ksize = _IOC_SIZE(desc->cmd);
+	if (usize < desc->min_size)
+		return -EINVAL;
+
+	if (_IOC_DIR(ucmd) & _IOC_WRITE) {
+		if (copy_from_user(kdata, uarg, min(usize, ksize)))
+			return -EFAULT;
+		if (usize > ksize) {
+			ret = check_zeroed_user(uarg + ksize, usize - ksize);
+			if (ret <= 0)
+				return ret ? ret : -EINVAL;
+		}
+	} else if (!access_ok(uarg, usize)) {
+		return -EFAULT;
+	}
+
+	ret = desc->handler(file->private_data, kdata);
+	if (ret || !(_IOC_DIR(ucmd) & _IOC_READ))
+		return ret;
+
+	if (copy_to_user(uarg, kdata, min(usize, ksize)) ||
+	    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
+		if (desc->undo)
+			desc->undo(file->private_data, kdata);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static const struct file_operations buddy_fops = {
+	.owner = THIS_MODULE,
+	.open = buddy_open,
+	.release = buddy_release,
+	.unlocked_ioctl = buddy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+/* A copy of the pool's figures for debugfs, taken without the lock. */
+struct buddy_snapshot {
+	struct buddy_core core;
+	struct buddy_counters stats;
+	int largest_order;
+};
+
+static void read_snapshot(struct buddy_snapshot *snap)
+{
+	/*
+	 * Written under pool.lock; debugfs readers take a copy without it and
+	 * accept figures a moment old (or from two moments) rather than stall
+	 * allocations.
+	 */
+	snap->core = data_race(pool.core);
+	/* Likewise. */
+	snap->stats = data_race(pool.stats);
+	/* The root byte of the tree, likewise. */
+	snap->largest_order = data_race(buddy_core_largest_order(&pool.core));
+}
+
+static int stats_show(struct seq_file *m, void *unused)
+{
+	struct buddy_snapshot st;
+
+	read_snapshot(&st);
+	seq_printf(m, "pool_size: %llu\n", pool.size);
+	seq_printf(m, "unit_size: %llu\n", 1ULL << pool.unit_shift);
+	seq_printf(m, "max_order: %u\n", buddy_core_max_order(&pool.core));
+	seq_printf(m, "free_bytes: %llu\n", buddy_core_free_units(&st.core) << pool.unit_shift);
+	seq_printf(m, "used_bytes: %llu\n", st.stats.used_bytes);
+	seq_printf(m, "largest_free: %llu\n", st.largest_order < 0 ? 0 :
+		   1ULL << (st.largest_order + pool.unit_shift));
+	seq_printf(m, "live_blocks: %llu\n", st.stats.live_blocks);
+	seq_printf(m, "allocs: %llu\n", st.stats.allocs);
+	seq_printf(m, "frees: %llu\n", st.stats.frees);
+	seq_printf(m, "alloc_failures: %llu\n", st.stats.alloc_failures);
+	seq_printf(m, "peak_used_bytes: %llu\n", st.stats.peak_used_bytes);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* Like /proc/buddyinfo, one order a line: free blocks as the tree holds them. */
+static int buddyinfo_show(struct seq_file *m, void *unused)
+{
+	unsigned int order, max_order = buddy_core_max_order(&pool.core);
+	struct buddy_snapshot st;
+
+	read_snapshot(&st);
+	seq_puts(m, "# order free_blocks\n");
+	for (order = 0; order <= max_order; order++)
+		seq_printf(m, "%u %llu\n", order, buddy_core_nr_free(&st.core, order));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(buddyinfo);
+
+/*
+ * The unusable free space index, as mm/vmstat.c computes it for
+ * extfrag/unusable_index: the share of free space that lies in blocks too
+ * small for an allocation of each order, 0.000 (none) to 1.000 (all, or no
+ * free space at all).
+ */
+static int unusable_index_show(struct seq_file *m, void *unused)
+{
+	unsigned int order, o, max_order = buddy_core_max_order(&pool.core);
+	struct buddy_snapshot st;
+	u64 free_units = 0;
+
+	/* Recount from the per-order figures so the index is self-consistent. */
+	read_snapshot(&st);
+	for (o = 0; o <= max_order; o++)
+		free_units += buddy_core_nr_free(&st.core, o) << o;
+	seq_puts(m, "# order unusable_index\n");
+	for (order = 0; order <= max_order; order++) {
+		u64 suitable = 0;
+		unsigned int index = 1000;
+
+		for (o = order; o <= max_order; o++)
+			suitable += buddy_core_nr_free(&st.core, o) << (o - order);
+		if (free_units)
+			index = div64_u64((free_units - (suitable << order)) * 1000,
+					  free_units);
+		seq_printf(m, "%u %u.%03u\n", order, index / 1000, index % 1000);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(unusable_index);
+
+static int __init buddy_check_params(void)
+{
+	if (!is_power_of_2(unit_size) || unit_size < BUDDY_MIN_UNIT_SIZE) {
+		pr_err("unit_size=%lu: must be a power of two, at least %u\n",
+		       unit_size, BUDDY_MIN_UNIT_SIZE);
+		return -EINVAL;
+	}
+	if (!is_power_of_2(pool_size) || pool_size < unit_size) {
+		pr_err("pool_size=%lu: must be a power of two, at least unit_size (%lu)\n",
+		       pool_size, unit_size);
+		return -EINVAL;
+	}
+	if (pool_size > PAGE_SIZE << MAX_PAGE_ORDER) {
+		pr_err("pool_size=%lu: above %lu, the largest block alloc_pages() gives\n",
+		       pool_size, PAGE_SIZE << MAX_PAGE_ORDER);
+		return -EINVAL;
+	}
+	if (ilog2(pool_size / unit_size) > BUDDY_CORE_MAX_ORDER) {
+		pr_err("pool_size/unit_size=%lu: above 2^%d units\n",
+		       pool_size / unit_size, BUDDY_CORE_MAX_ORDER);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int __init buddy_init(void)
 {
+	unsigned int max_order;
+	size_t meta_size;
+	int ret;
+
+	ret = buddy_check_params();
+	if (ret)
+		return ret;
+	pool.size = pool_size;
+	pool.unit_shift = ilog2(unit_size);
+	max_order = ilog2(pool_size / unit_size);
+
+	meta_size = buddy_core_meta_size(max_order);
+	pool.meta = kvmalloc(meta_size, GFP_KERNEL);
+	if (!pool.meta) {
+		pr_err("no memory for %zu bytes of allocator metadata\n", meta_size);
+		return -ENOMEM;
+	}
+	ret = buddy_core_init(&pool.core, max_order, pool.meta, meta_size);
+	if (ret)
+		goto free_meta;
+
+	/* Zeroed, so no earlier owner's bytes reach the pool's users. */
+	pool.page_order = pool_size > PAGE_SIZE ? ilog2(pool_size >> PAGE_SHIFT) : 0;
+	pool.pages = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
+				 pool.page_order);
+	if (!pool.pages) {
+		pr_err("cannot reserve %lu contiguous bytes (order %u)\n",
+		       pool_size, pool.page_order);
+		ret = -ENOMEM;
+		goto free_meta;
+	}
+
+	pool.debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("stats", 0400, pool.debugfs, NULL, &stats_fops);
+	debugfs_create_file("buddyinfo", 0400, pool.debugfs, NULL, &buddyinfo_fops);
+	debugfs_create_file("unusable_index", 0400, pool.debugfs, NULL,
+			    &unusable_index_fops);
+
+	pool.misc.minor = MISC_DYNAMIC_MINOR;
+	pool.misc.name = KBUILD_MODNAME;
+	pool.misc.fops = &buddy_fops;
+	pool.misc.mode = 0600;
+	ret = misc_register(&pool.misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", KBUILD_MODNAME, ret);
+		goto remove_debugfs;
+	}
+	pr_info("%lu-byte pool of %lu-byte units (max_order %u)\n",
+		pool_size, unit_size, max_order);
 	return 0;
+
+remove_debugfs:
+	debugfs_remove_recursive(pool.debugfs);
+	__free_pages(pool.pages, pool.page_order);
+free_meta:
+	kvfree(pool.meta);
+	return ret;
 }
 module_init(buddy_init);
 
+/* No file is open (each pins the module), so every block is free again. */
 static void __exit buddy_exit(void)
 {
+	misc_deregister(&pool.misc);
+	debugfs_remove_recursive(pool.debugfs);
+	WARN_ON_ONCE(buddy_core_free_units(&pool.core) !=
+		     1ULL << buddy_core_max_order(&pool.core));
+	__free_pages(pool.pages, pool.page_order);
+	kvfree(pool.meta);
 }
 module_exit(buddy_exit);
 
-MODULE_DESCRIPTION("Buddy allocator over a physically contiguous pool");
+MODULE_DESCRIPTION("Buddy allocator over a physically contiguous pool, at /dev/buddy");
 MODULE_LICENSE("GPL");
