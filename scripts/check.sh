@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Every test the project has, in one run (make check):
+#   lint      checkpatch --strict on the kernel sources; buddy.ko built with
+#             W=1 and sparse (C=1) with no warning
+#   core      the userspace build of buddy_core (-Werror, sanitizers,
+#             -funsigned-char, pools too large for UML)
+#   kunit     the KUnit suites under UML
+#   e2e       the module end to end under UML, several parameter sets
+#
+# Each stage prints its own closing line; this script adds them up and ends
+# with "N passed, N failed".  Exit status: non-zero if anything failed or a
+# stage could not run.
+#
+#   scripts/check.sh [STAGE...]     (default: all stages)
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" || exit 1
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(lint core kunit e2e)
+
+total_pass=0
+total_fail=0
+broken=""
+
+# Runs a stage, shows its output, and adds its counts.  $2 is a sed program
+# printing "PASSED FAILED" from the stage's closing line.
+run_stage() {
+	local name=$1 parse=$2 out rc counts
+	shift 2
+	echo "=== $name: $*"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	counts=$(sed -nE "$parse" "$out" | tail -1)
+	rm -f "$out"
+	if [ -z "$counts" ]; then
+		echo "=== $name: no result line (exit $rc)"
+		broken="$broken $name"
+		return
+	fi
+	read -r p f <<<"$counts"
+	f=${f:-0}
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "=== $name: exit $rc despite no failed test"
+		broken="$broken $name"
+	fi
+	echo "=== $name: $p passed, $f failed"
+}
+
+plain='s/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p'
+# kunit.py: "Testing complete. Ran 25 tests: passed: 24, failed: 1"
+kunit='s/.*Ran ([0-9]+) tests: passed: ([0-9]+)(, failed: ([0-9]+))?.*/\2 \4/p'
+
+for stage in "${stages[@]}"; do
+	case "$stage" in
+	lint) run_stage lint "$plain" scripts/lint.sh ;;
+	core) run_stage core "$plain" make -s -C tools test ;;
+	kunit) run_stage kunit "$kunit" scripts/kunit.sh ;;
+	e2e) run_stage e2e "$plain" tests/run-e2e.sh ;;
+	*) echo "check: unknown stage $stage" >&2; exit 2 ;;
+	esac
+done
+
+[ -z "$broken" ] || echo "stages that did not report cleanly:$broken"
+echo "$total_pass passed, $total_fail failed"
+[ -z "$broken" ] && [ "$total_fail" = 0 ]

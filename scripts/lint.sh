@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Kernel style gates, one result per check: checkpatch --strict on every
+# kernel source, and a full module build with W=1 and sparse (C=2) that must
+# print no warning.  Ends with "N passed, N failed".
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" || exit 1
+src=$(scripts/kernel-tree.sh src) || exit 1
+pass=0
+fail=0
+
+result() {
+	if [ "$1" = 0 ]; then
+		pass=$((pass + 1))
+		echo "ok - $2"
+	else
+		fail=$((fail + 1))
+		echo "not ok - $2"
+	fi
+}
+
+for f in buddy_core.c buddy_core.h buddy_mod.c include/uapi/linux/buddy.h kunit/*.c; do
+	out=$(perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse -f "$f" 2>&1 |
+		grep -E 'ERROR|WARNING|CHECK')
+	[ -z "$out" ] || echo "$out"
+	result "$([ -z "$out" ]; echo $?)" "checkpatch --strict $f"
+done
+
+build=$(scripts/kernel-tree.sh uml) || exit 1
+out=$(BUDDY_MOD_REBUILD=1 scripts/build-module.sh um "$build" W=1 C=2 2>&1 >/dev/null)
+rc=$?
+[ -z "$out" ] || echo "$out"
+result "$([ $rc = 0 ] && [ -z "$out" ]; echo $?)" "buddy.ko builds with W=1 and sparse, no warning"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
