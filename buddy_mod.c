@@ -2,21 +2,35 @@
 /*
  * buddy: a physically contiguous pool behind /dev/buddy, managed by the
  * buddy_core allocator.  Userspace allocates and frees blocks by ioctl
- * (include/uapi/linux/buddy.h); every block belongs to the open file that
- * allocated it and is freed when that file is released.
+ * (include/uapi/linux/buddy.h) and maps them with mmap(); every block
+ * belongs to the open file that allocated it and is freed when that file is
+ * released.
  *
- * Locking: pool.lock (a mutex) serialises every call into buddy_core and
- * every change to a file's block table, so a block is in the core's "live"
- * state exactly when one file's table holds it.  It is never held across
- * copy_{to,from}_user().  The statistics are written under the lock and read
- * without it (debugfs): each value is a single word, and a reader may see
- * one that is a moment old, which is marked with data_race().
+ * The pool comes from alloc_pages() (up to the page allocator's largest
+ * block), or with phys_base from a physical range reserved at boot with
+ * memmap=SIZE$BASE.
+ *
+ * Locking: pool.lock (a mutex) serialises every call into buddy_core, every
+ * change to a file's block table and every block's map count, so a block is
+ * in the core's "live" state exactly when one file's table holds it.  It is
+ * taken under mmap_lock (mmap, vm_ops) and so is never held across
+ * copy_{to,from}_user(), which may take mmap_lock.  The statistics are
+ * written under the lock and read without it (debugfs, see read_snapshot()).
+ *
+ * Lifetime of a mapped block: each mapping holds a reference on the file,
+ * so the file is released only after its last mapping is gone, and FREE
+ * refuses a mapped block with -EBUSY: a block's memory is never reachable
+ * from userspace once it is back in the pool.  A block that was mapped is
+ * zeroed when freed; the pool starts zeroed, so every block reads as zero
+ * when it is allocated.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -46,6 +60,11 @@ module_param(unit_size, ulong, 0444);
 MODULE_PARM_DESC(unit_size,
 		 "Bytes in the smallest block, a power of two, 64 .. pool_size (default: PAGE_SIZE)");
 
+static unsigned long phys_base;
+module_param(phys_base, ulong, 0444);
+MODULE_PARM_DESC(phys_base,
+		 "Physical address of a pool reserved at boot with memmap=SIZE$BASE (0: allocate pages)");
+
 #define BUDDY_MIN_UNIT_SIZE	64
 #define BUDDY_ALLOC_FLAGS_VALID	0U
 
@@ -72,8 +91,11 @@ struct buddy_counters {
  * @lock: serialises @core and every file's block table
  * @core: the allocator, in units of @unit_shift
  * @meta: @core's tree
- * @pages: the pool's memory, 2^@page_order pages from alloc_pages()
+ * @pages: the pool's memory, 2^@page_order pages from alloc_pages(), or
+ *         NULL for a pool at phys_base
  * @page_order: order of @pages
+ * @vaddr: the pool's kernel mapping
+ * @pfn: the pool's first page frame
  * @size: bytes managed (may be less than the pages hold)
  * @unit_shift: log2 of the unit size
  * @stats: counters for debugfs
@@ -86,6 +108,8 @@ struct buddy_pool {
 	void *meta;
 	struct page *pages;
 	unsigned int page_order;
+	void *vaddr;
+	unsigned long pfn;
 	u64 size;
 	unsigned int unit_shift;
 	struct buddy_counters stats;
@@ -99,11 +123,30 @@ static struct buddy_pool pool = {
 
 /**
  * struct buddy_file - what one open file description owns
- * @blocks: its live blocks: index = offset in units, value = order
+ * @blocks: its live blocks (struct buddy_block), indexed by offset in units
  */
 struct buddy_file {
 	struct xarray blocks;
 };
+
+/**
+ * struct buddy_block - one live block
+ * @index: offset in units
+ * @order: size is unit_size << @order
+ * @map_count: VMAs mapping it now (fork and VMA splits add to it)
+ * @mapped: it has been mapped, so userspace may have written to it
+ */
+struct buddy_block {
+	unsigned long index;
+	unsigned int order;
+	unsigned int map_count;
+	bool mapped;
+};
+
+static u64 block_bytes(const struct buddy_block *blk)
+{
+	return 1ULL << (blk->order + pool.unit_shift);
+}
 
 static void pool_account(u64 bytes, bool alloc)
 {
@@ -121,15 +164,18 @@ static void pool_account(u64 bytes, bool alloc)
 	}
 }
 
-/* Free one block of @bf's; its entry must be live in @bf->blocks. */
-static void file_free_block(struct buddy_file *bf, unsigned long index,
-			    unsigned int order)
+/* Free one unmapped block of @bf's back to the pool. */
+static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 {
 	lockdep_assert_held(&pool.lock);
+	if (blk->mapped)
+		memset(pool.vaddr + (blk->index << pool.unit_shift), 0,
+		       block_bytes(blk));
 	/* The table and the core agree by construction; a refusal is our bug. */
-	WARN_ON_ONCE(buddy_core_free(&pool.core, index, order));
-	xa_erase(&bf->blocks, index);
-	pool_account((u64)1 << (order + pool.unit_shift), false);
+	WARN_ON_ONCE(buddy_core_free(&pool.core, blk->index, blk->order));
+	xa_erase(&bf->blocks, blk->index);
+	pool_account(block_bytes(blk), false);
+	kfree(blk);
 }
 
 static int buddy_open(struct inode *inode, struct file *file)
@@ -146,12 +192,15 @@ static int buddy_open(struct inode *inode, struct file *file)
 static int buddy_release(struct inode *inode, struct file *file)
 {
 	struct buddy_file *bf = file->private_data;
+	struct buddy_block *blk;
 	unsigned long index;
-	void *entry;
 
 	mutex_lock(&pool.lock);
-	xa_for_each(&bf->blocks, index, entry)
-		file_free_block(bf, index, xa_to_value(entry));
+	xa_for_each(&bf->blocks, index, blk) {
+		/* Mappings pin the file, so none is left by now. */
+		WARN_ON_ONCE(blk->map_count);
+		file_free_block(bf, blk);
+	}
 	mutex_unlock(&pool.lock);
 	xa_destroy(&bf->blocks);
 	kfree(bf);
@@ -177,45 +226,53 @@ static int buddy_ioc_info(struct buddy_file *bf, void *data)
 static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 {
 	struct buddy_alloc *req = data;
-	unsigned int order;
+	struct buddy_block *blk;
 	s64 offset;
 	int ret;
 
 	if (!req->size || req->size > pool.size || req->pad ||
 	    (req->flags & ~BUDDY_ALLOC_FLAGS_VALID))
 		return -EINVAL;
-	order = buddy_core_order_for((req->size + (1ULL << pool.unit_shift) - 1) >>
-				     pool.unit_shift);
+	blk = kzalloc(sizeof(*blk), GFP_KERNEL);
+	if (!blk)
+		return -ENOMEM;
+	blk->order = buddy_core_order_for((req->size + (1ULL << pool.unit_shift) - 1) >>
+					  pool.unit_shift);
 
 	mutex_lock(&pool.lock);
-	offset = buddy_core_alloc(&pool.core, order, 0);
+	offset = buddy_core_alloc(&pool.core, blk->order, 0);
 	if (offset < 0) {
 		pool.stats.alloc_failures++;
-		mutex_unlock(&pool.lock);
-		return offset;
+		ret = offset;
+		goto unlock;
 	}
-	ret = xa_insert(&bf->blocks, offset, xa_mk_value(order), GFP_KERNEL);
+	blk->index = offset;
+	ret = xa_insert(&bf->blocks, blk->index, blk, GFP_KERNEL);
 	if (ret) {
-		buddy_core_free(&pool.core, offset, order);
-		mutex_unlock(&pool.lock);
-		return ret == -EBUSY ? -EIO : ret;
+		buddy_core_free(&pool.core, blk->index, blk->order);
+		goto unlock;
 	}
-	pool_account((u64)1 << (order + pool.unit_shift), true);
+	pool_account(block_bytes(blk), true);
 	mutex_unlock(&pool.lock);
 
-	req->offset = (u64)offset << pool.unit_shift;
-	req->block_size = 1ULL << (order + pool.unit_shift);
+	req->offset = (u64)blk->index << pool.unit_shift;
+	req->block_size = block_bytes(blk);
 	return 0;
+
+unlock:
+	mutex_unlock(&pool.lock);
+	kfree(blk);
+	return ret;
 }
 
 /* Undo buddy_ioc_alloc() when its result could not reach the caller. */
 static void buddy_ioc_alloc_undo(struct buddy_file *bf, void *data)
 {
 	struct buddy_alloc *req = data;
-	unsigned long index = req->offset >> pool.unit_shift;
 
 	mutex_lock(&pool.lock);
-	file_free_block(bf, index, ilog2(req->block_size) - pool.unit_shift);
+	/* Not yet returned, so not mappable: the block is still unmapped. */
+	file_free_block(bf, xa_load(&bf->blocks, req->offset >> pool.unit_shift));
 	/* The caller never saw this block: take it out of the history too. */
 	pool.stats.allocs--;
 	pool.stats.frees--;
@@ -225,23 +282,23 @@ static void buddy_ioc_alloc_undo(struct buddy_file *bf, void *data)
 static int buddy_ioc_free(struct buddy_file *bf, void *data)
 {
 	struct buddy_free *req = data;
-	unsigned long index;
-	void *entry;
+	struct buddy_block *blk;
+	int ret = 0;
 
 	if (req->flags || req->pad || req->offset >= pool.size ||
 	    req->offset & ((1ULL << pool.unit_shift) - 1))
 		return -EINVAL;
-	index = req->offset >> pool.unit_shift;
 
 	mutex_lock(&pool.lock);
-	entry = xa_load(&bf->blocks, index);
-	if (!entry) {
-		mutex_unlock(&pool.lock);
-		return -EINVAL;
-	}
-	file_free_block(bf, index, xa_to_value(entry));
+	blk = xa_load(&bf->blocks, req->offset >> pool.unit_shift);
+	if (!blk)
+		ret = -EINVAL;
+	else if (blk->map_count)
+		ret = -EBUSY;
+	else
+		file_free_block(bf, blk);
 	mutex_unlock(&pool.lock);
-	return 0;
+	return ret;
 }
 
 /**
@@ -320,12 +377,79 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	return 0;
 }
 
+static void buddy_vm_open(struct vm_area_struct *vma)
+{
+	struct buddy_block *blk = vma->vm_private_data;
+
+	mutex_lock(&pool.lock);
+	blk->map_count++;
+	mutex_unlock(&pool.lock);
+}
+
+static void buddy_vm_close(struct vm_area_struct *vma)
+{
+	struct buddy_block *blk = vma->vm_private_data;
+
+	mutex_lock(&pool.lock);
+	blk->map_count--;
+	mutex_unlock(&pool.lock);
+}
+
+static const struct vm_operations_struct buddy_vm_ops = {
+	.open = buddy_vm_open,
+	.close = buddy_vm_close,
+};
+
+/*
+ * Map a whole block, or its start, that this file owns: the mmap offset is
+ * the block's offset.  Shared mappings only: a private one would give the
+ * caller copy-on-write pages outside the pool.  remap_pfn_range() marks the
+ * VMA VM_DONTEXPAND, so mremap() cannot grow it past the block, and not
+ * VM_DONTCOPY: a forked child shares the mapping and counts in map_count.
+ */
+static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct buddy_file *bf = file->private_data;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct buddy_block *blk;
+	u64 offset;
+	int ret;
+
+	if (!(vma->vm_flags & VM_SHARED) ||
+	    vma->vm_pgoff >= pool.size >> PAGE_SHIFT)
+		return -EINVAL;
+	offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	if (offset & ((1ULL << pool.unit_shift) - 1))
+		return -EINVAL;
+
+	mutex_lock(&pool.lock);
+	blk = xa_load(&bf->blocks, offset >> pool.unit_shift);
+	/* Whole pages of one block only; offset is then page aligned. */
+	if (!blk || block_bytes(blk) < PAGE_SIZE || len > block_bytes(blk)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	ret = remap_pfn_range(vma, vma->vm_start, pool.pfn + vma->vm_pgoff, len,
+			      vma->vm_page_prot);
+	if (!ret) {
+		/* Hooks only once the VMA is live: no error path closes it. */
+		vma->vm_ops = &buddy_vm_ops;
+		vma->vm_private_data = blk;
+		blk->map_count++;
+		blk->mapped = true;
+	}
+unlock:
+	mutex_unlock(&pool.lock);
+	return ret;
+}
+
 static const struct file_operations buddy_fops = {
 	.owner = THIS_MODULE,
 	.open = buddy_open,
 	.release = buddy_release,
 	.unlocked_ioctl = buddy_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = buddy_mmap,
 	.llseek = noop_llseek,
 };
 
@@ -429,8 +553,8 @@ static int __init buddy_check_params(void)
 		       pool_size, unit_size);
 		return -EINVAL;
 	}
-	if (pool_size > PAGE_SIZE << MAX_PAGE_ORDER) {
-		pr_err("pool_size=%lu: above %lu, the largest block alloc_pages() gives\n",
+	if (!phys_base && pool_size > PAGE_SIZE << MAX_PAGE_ORDER) {
+		pr_err("pool_size=%lu: above %lu, the largest block alloc_pages() gives; reserve a larger pool at boot and pass phys_base\n",
 		       pool_size, PAGE_SIZE << MAX_PAGE_ORDER);
 		return -EINVAL;
 	}
@@ -440,6 +564,79 @@ static int __init buddy_check_params(void)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A pool reserved at boot (memmap=SIZE$BASE): it must be exactly such a
+ * reservation, naturally aligned so that blocks are aligned physically too,
+ * and no page of it may be RAM the kernel uses.
+ */
+static int __init pool_claim_reserved(void)
+{
+	phys_addr_t base = phys_base;
+
+	if (pool_size < PAGE_SIZE || !IS_ALIGNED(base, pool_size) ||
+	    base + pool_size - 1 < base) {
+		pr_err("phys_base=%pa pool_size=%lu: the range must be at least a page and aligned to its size\n",
+		       &base, pool_size);
+		return -EINVAL;
+	}
+	if (region_intersects(base, pool_size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("phys_base=%pa pool_size=%lu: overlaps System RAM in use\n",
+		       &base, pool_size);
+		return -EINVAL;
+	}
+	if (region_intersects(base, pool_size, IORESOURCE_MEM,
+			      IORES_DESC_RESERVED) != REGION_INTERSECTS) {
+		pr_err("phys_base=%pa pool_size=%lu: not a range reserved at boot (memmap=%luM$%pa)\n",
+		       &base, pool_size, pool_size >> 20, &base);
+		return -EINVAL;
+	}
+	if (!request_mem_region(base, pool_size, KBUILD_MODNAME)) {
+		pr_err("phys_base=%pa pool_size=%lu: range already claimed\n",
+		       &base, pool_size);
+		return -EBUSY;
+	}
+	pool.vaddr = memremap(base, pool_size, MEMREMAP_WB);
+	if (!pool.vaddr) {
+		pr_err("phys_base=%pa pool_size=%lu: memremap failed\n", &base, pool_size);
+		release_mem_region(base, pool_size);
+		return -ENOMEM;
+	}
+	/* Whatever the firmware or a previous boot left there stays unseen. */
+	memset(pool.vaddr, 0, pool_size);
+	pool.pfn = PHYS_PFN(base);
+	return 0;
+}
+
+static int __init pool_reserve(void)
+{
+	if (phys_base)
+		return pool_claim_reserved();
+
+	/* Zeroed, so no earlier owner's bytes reach the pool's users. */
+	pool.page_order = pool_size > PAGE_SIZE ? ilog2(pool_size >> PAGE_SHIFT) : 0;
+	pool.pages = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
+				 pool.page_order);
+	if (!pool.pages) {
+		pr_err("cannot reserve %lu contiguous bytes (order %u)\n",
+		       pool_size, pool.page_order);
+		return -ENOMEM;
+	}
+	pool.vaddr = page_address(pool.pages);
+	pool.pfn = page_to_pfn(pool.pages);
+	return 0;
+}
+
+static void pool_release(void)
+{
+	if (pool.pages) {
+		__free_pages(pool.pages, pool.page_order);
+		return;
+	}
+	memunmap(pool.vaddr);
+	release_mem_region(phys_base, pool_size);
 }
 
 static int __init buddy_init(void)
@@ -464,17 +661,9 @@ static int __init buddy_init(void)
 	ret = buddy_core_init(&pool.core, max_order, pool.meta, meta_size);
 	if (ret)
 		goto free_meta;
-
-	/* Zeroed, so no earlier owner's bytes reach the pool's users. */
-	pool.page_order = pool_size > PAGE_SIZE ? ilog2(pool_size >> PAGE_SHIFT) : 0;
-	pool.pages = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
-				 pool.page_order);
-	if (!pool.pages) {
-		pr_err("cannot reserve %lu contiguous bytes (order %u)\n",
-		       pool_size, pool.page_order);
-		ret = -ENOMEM;
+	ret = pool_reserve();
+	if (ret)
 		goto free_meta;
-	}
 
 	pool.debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("stats", 0400, pool.debugfs, NULL, &stats_fops);
@@ -491,13 +680,14 @@ static int __init buddy_init(void)
 		pr_err("cannot register /dev/%s: %d\n", KBUILD_MODNAME, ret);
 		goto remove_debugfs;
 	}
-	pr_info("%lu-byte pool of %lu-byte units (max_order %u)\n",
-		pool_size, unit_size, max_order);
+	pr_info("%lu-byte pool of %lu-byte units (max_order %u)%s\n",
+		pool_size, unit_size, max_order,
+		phys_base ? ", reserved at boot" : "");
 	return 0;
 
 remove_debugfs:
 	debugfs_remove_recursive(pool.debugfs);
-	__free_pages(pool.pages, pool.page_order);
+	pool_release();
 free_meta:
 	kvfree(pool.meta);
 	return ret;
@@ -511,7 +701,7 @@ static void __exit buddy_exit(void)
 	debugfs_remove_recursive(pool.debugfs);
 	WARN_ON_ONCE(buddy_core_free_units(&pool.core) !=
 		     1ULL << buddy_core_max_order(&pool.core));
-	__free_pages(pool.pages, pool.page_order);
+	pool_release();
 	kvfree(pool.meta);
 }
 module_exit(buddy_exit);
