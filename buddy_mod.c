@@ -301,6 +301,92 @@ static int buddy_ioc_free(struct buddy_file *bf, void *data)
 	return ret;
 }
 
+/* The first version of struct buddy_batch_op; later ones only grow. */
+#define BUDDY_BATCH_OP_MIN_SIZE	sizeof(struct buddy_batch_op)
+
+/*
+ * One operation of a batch through the single ioctls' own handlers.
+ * @known: false if the caller's op has fields this kernel does not know set.
+ */
+static int batch_run_op(struct buddy_file *bf, struct buddy_batch_op *op,
+			bool known, bool *undo_alloc)
+{
+	*undo_alloc = false;
+	if (op->pad || !known)
+		return -EINVAL;
+	if (op->op == BUDDY_BATCH_ALLOC) {
+		struct buddy_alloc req = { .size = op->size, .flags = op->flags };
+		int ret = buddy_ioc_alloc(bf, &req);
+
+		if (!ret) {
+			op->offset = req.offset;
+			op->block_size = req.block_size;
+			*undo_alloc = true;
+		}
+		return ret;
+	}
+	if (op->op == BUDDY_BATCH_FREE) {
+		struct buddy_free req = { .offset = op->offset, .flags = op->flags };
+
+		if (op->size || op->block_size)
+			return -EINVAL;
+		return buddy_ioc_free(bf, &req);
+	}
+	return -EINVAL;
+}
+
+static int buddy_ioc_batch(struct buddy_file *bf, void *data)
+{
+	struct buddy_batch *batch = data;
+	struct buddy_batch_op __user *uop;
+	unsigned int op_size = batch->op_size;
+	u32 i;
+
+	if (batch->flags || batch->done || batch->count > BUDDY_BATCH_MAX ||
+	    op_size < BUDDY_BATCH_OP_MIN_SIZE || op_size > PAGE_SIZE)
+		return -EINVAL;
+
+	for (i = 0; i < batch->count; i++) {
+		struct buddy_batch_op op = { 0 };
+		bool undo_alloc, known = true;
+		int ret;
+
+		uop = u64_to_user_ptr(batch->ops + (u64)i * op_size);
+		if (copy_from_user(&op, uop, min_t(size_t, op_size, sizeof(op))))
+			return -EFAULT;
+		if (op_size > sizeof(op)) {
+			ret = check_zeroed_user((u8 __user *)uop + sizeof(op),
+						op_size - sizeof(op));
+			if (ret < 0)
+				return ret;
+			known = ret;
+		}
+		/* Make sure the result can be reported before acting on it. */
+		if (put_user(-EINPROGRESS, &uop->result))
+			return -EFAULT;
+
+		op.result = batch_run_op(bf, &op, known, &undo_alloc);
+		if (copy_to_user(uop, &op, sizeof(op))) {
+			if (undo_alloc) {
+				struct buddy_alloc req = {
+					.offset = op.offset,
+					.block_size = op.block_size,
+				};
+
+				buddy_ioc_alloc_undo(bf, &req);
+			}
+			return -EFAULT;
+		}
+		if (op.result)
+			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	batch->done = i;
+	return 0;
+}
+
 /**
  * struct buddy_ioctl_desc - one command of the dispatcher
  * @cmd: the command as this kernel defines it (its size is the newest)
@@ -320,6 +406,7 @@ static const struct buddy_ioctl_desc buddy_ioctls[] = {
 	{ BUDDY_IOC_ALLOC, sizeof(struct buddy_alloc), buddy_ioc_alloc,
 	  buddy_ioc_alloc_undo },
 	{ BUDDY_IOC_FREE, sizeof(struct buddy_free), buddy_ioc_free, NULL },
+	{ BUDDY_IOC_BATCH, sizeof(struct buddy_batch), buddy_ioc_batch, NULL },
 };
 
 /* Large enough for the biggest struct any command takes. */

@@ -65,8 +65,60 @@ struct buddy_free {
 	__u32 pad;
 };
 
+/* struct buddy_batch_op.op */
+#define BUDDY_BATCH_ALLOC	1	/* as BUDDY_IOC_ALLOC */
+#define BUDDY_BATCH_FREE	2	/* as BUDDY_IOC_FREE */
+
+/**
+ * struct buddy_batch_op - one operation of BUDDY_IOC_BATCH
+ * @op: in: BUDDY_BATCH_ALLOC or BUDDY_BATCH_FREE
+ * @flags: in: as struct buddy_alloc.flags or struct buddy_free.flags
+ * @size: in: alloc: bytes wanted; free: zero
+ * @offset: alloc: out, the block's offset; free: in, the block to free
+ * @block_size: alloc: out, the block's size; free: zero
+ * @result: out: 0, or the negative errno the single ioctl would return
+ * @pad: in: zero
+ */
+struct buddy_batch_op {
+	__u32 op;
+	__u32 flags;
+	__u64 size;
+	__u64 offset;
+	__u64 block_size;
+	__s32 result;
+	__u32 pad;
+};
+
+/**
+ * struct buddy_batch - many allocations and frees in one call
+ * @ops: in: user pointer to @count struct buddy_batch_op
+ * @count: in: operations, at most BUDDY_BATCH_MAX
+ * @op_size: in: sizeof(struct buddy_batch_op) as the caller knows it, so
+ *           the op struct can grow at its end like the others
+ * @flags: in: zero
+ * @done: out: operations that succeeded
+ *
+ * Operations run in order under the same rules as the single ioctls and stop
+ * at the first failure, whose @result says why; the ioctl itself then still
+ * returns 0.  Results after the failing one are left as they were.  It
+ * returns an error only when the batch itself is invalid (-EINVAL: flags,
+ * count, op_size), the ops array faults (-EFAULT: the operation in hand is
+ * not done, or undone) or a fatal signal ends it (-EINTR).  Then @done is not
+ * written; the operations before have taken effect and have their results.
+ */
+struct buddy_batch {
+	__u64 ops;
+	__u32 count;
+	__u32 op_size;
+	__u32 flags;
+	__u32 done;
+};
+
+#define BUDDY_BATCH_MAX		65536
+
 #define BUDDY_IOC_INFO		_IOR(BUDDY_IOC_MAGIC, 0, struct buddy_info)
 #define BUDDY_IOC_ALLOC		_IOWR(BUDDY_IOC_MAGIC, 1, struct buddy_alloc)
 #define BUDDY_IOC_FREE		_IOW(BUDDY_IOC_MAGIC, 2, struct buddy_free)
+#define BUDDY_IOC_BATCH		_IOWR(BUDDY_IOC_MAGIC, 3, struct buddy_batch)
 
 #endif /* _UAPI_LINUX_BUDDY_H */
