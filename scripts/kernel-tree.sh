@@ -95,6 +95,11 @@ src)
 	;;
 uml)
 	need_source
+	# One build at a time: concurrent test runs wait here, then find
+	# the tree built.
+	mkdir -p "$cache"
+	exec 9>"$cache/.build.lock"
+	flock 9
 	build_uml "${2:-$here/configs/uml.config}"
 	;;
 *)
