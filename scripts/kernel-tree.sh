@@ -44,10 +44,28 @@ need_source() {
 
 # Build vmlinux ("linux") for ARCH=um with the given fragment on top of the
 # kernel's defaults, then modules_prepare so M= builds work against it.
+# A fragment may start with "#include NAME" lines (relative to itself).
+expand_fragment() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"#include "*) expand_fragment "$(dirname "$1")/${line#\#include }" ;;
+		*) echo "$line" ;;
+		esac
+	done < "$1"
+}
+
 build_uml() {
-	local frag=$1 hash build
+	local frag hash build
+	frag=$(mktemp)
+	expand_fragment "$1" > "$frag"
 	hash=$(sha256sum "$frag" | cut -c1-12)
 	build=$cache/build/$src_ver-um-$hash
+	# One build per directory at a time: concurrent runs wait here, then
+	# find it built.  Builds of other configs go on in parallel.
+	mkdir -p "$cache/build"
+	exec 9>"$build.lock"
+	flock 9
 	if [ ! -d "$build" ]; then
 		# Start from a built sibling: copied file times let make redo
 		# only what the changed options touch.
@@ -78,6 +96,7 @@ build_uml() {
 		[ $missing = 0 ] || exit 1
 		cp "$frag" "$build/.buddy-fragment"
 	fi
+	rm -f "$frag"
 	# make is itself incremental; an unchanged tree costs about 20 s.
 	if [ ! -f "$build/.buddy-built" ] || [ "$build/.config" -nt "$build/.buddy-built" ]; then
 		log "building UML in $build with $jobs jobs (first build: about 10 minutes)"
@@ -95,11 +114,6 @@ src)
 	;;
 uml)
 	need_source
-	# One build at a time: concurrent test runs wait here, then find
-	# the tree built.
-	mkdir -p "$cache"
-	exec 9>"$cache/.build.lock"
-	flock 9
 	build_uml "${2:-$here/configs/uml.config}"
 	;;
 *)
