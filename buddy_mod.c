@@ -65,6 +65,11 @@ module_param(phys_base, ulong, 0444);
 MODULE_PARM_DESC(phys_base,
 		 "Physical address of a pool reserved at boot with memmap=SIZE$BASE (0: allocate pages)");
 
+static unsigned long max_bytes_per_file;
+module_param(max_bytes_per_file, ulong, 0644);
+MODULE_PARM_DESC(max_bytes_per_file,
+		 "Most bytes one open file may hold; beyond it ALLOC fails with EDQUOT (0: no limit)");
+
 #define BUDDY_MIN_UNIT_SIZE	64
 #define BUDDY_ALLOC_FLAGS_VALID	0U
 
@@ -124,9 +129,11 @@ static struct buddy_pool pool = {
 /**
  * struct buddy_file - what one open file description owns
  * @blocks: its live blocks (struct buddy_block), indexed by offset in units
+ * @bytes: bytes in @blocks, for max_bytes_per_file; under pool.lock
  */
 struct buddy_file {
 	struct xarray blocks;
+	u64 bytes;
 };
 
 /**
@@ -174,6 +181,7 @@ static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 	/* The table and the core agree by construction; a refusal is our bug. */
 	WARN_ON_ONCE(buddy_core_free(&pool.core, blk->index, blk->order));
 	xa_erase(&bf->blocks, blk->index);
+	bf->bytes -= block_bytes(blk);
 	pool_account(block_bytes(blk), false);
 	kfree(blk);
 }
@@ -226,6 +234,7 @@ static int buddy_ioc_info(struct buddy_file *bf, void *data)
 static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 {
 	struct buddy_alloc *req = data;
+	u64 limit = READ_ONCE(max_bytes_per_file);
 	struct buddy_block *blk;
 	s64 offset;
 	int ret;
@@ -240,6 +249,10 @@ static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 					  pool.unit_shift);
 
 	mutex_lock(&pool.lock);
+	if (limit && bf->bytes + block_bytes(blk) > limit) {
+		ret = -EDQUOT;
+		goto unlock;
+	}
 	offset = buddy_core_alloc(&pool.core, blk->order, 0);
 	if (offset < 0) {
 		pool.stats.alloc_failures++;
@@ -252,6 +265,7 @@ static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 		buddy_core_free(&pool.core, blk->index, blk->order);
 		goto unlock;
 	}
+	bf->bytes += block_bytes(blk);
 	pool_account(block_bytes(blk), true);
 	mutex_unlock(&pool.lock);
 

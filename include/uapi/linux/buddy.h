@@ -44,6 +44,10 @@ struct buddy_info {
  * @pad: in: zero
  * @offset: out: byte offset of the block in the pool
  * @block_size: out: unit_size << order, the smallest such >= size
+ *
+ * Errors: EINVAL for size 0 or above the pool, an unknown flag or pad not
+ * zero; ENOMEM when no free block of that size exists now; EDQUOT when the
+ * block would take this file past the max_bytes_per_file module parameter.
  */
 struct buddy_alloc {
 	__u64 size;
