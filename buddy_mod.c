@@ -80,7 +80,8 @@ MODULE_PARM_DESC(max_bytes_per_file,
  * @alloc_failures: allocations that found no free block
  * @live_blocks: blocks allocated now
  * @used_bytes: bytes in allocated blocks now
- * @peak_used_bytes: the most @used_bytes has been
+ * @peak_used_bytes: the most @used_bytes has been when an allocation
+ *                   reached its caller (an undone one does not count)
  */
 struct buddy_counters {
 	u64 allocs;
@@ -162,8 +163,6 @@ static void pool_account(u64 bytes, bool alloc)
 		pool.stats.allocs++;
 		pool.stats.live_blocks++;
 		pool.stats.used_bytes += bytes;
-		if (pool.stats.used_bytes > pool.stats.peak_used_bytes)
-			pool.stats.peak_used_bytes = pool.stats.used_bytes;
 	} else {
 		pool.stats.frees++;
 		pool.stats.live_blocks--;
@@ -279,17 +278,26 @@ unlock:
 	return ret;
 }
 
-/* Undo buddy_ioc_alloc() when its result could not reach the caller. */
-static void buddy_ioc_alloc_undo(struct buddy_file *bf, void *data)
+/*
+ * After buddy_ioc_alloc()'s result was copied out: count it toward the peak
+ * if it reached the caller, else undo it as if it had never happened.
+ */
+static void buddy_ioc_alloc_complete(struct buddy_file *bf, void *data,
+				     bool delivered)
 {
 	struct buddy_alloc *req = data;
 
 	mutex_lock(&pool.lock);
-	/* Not yet returned, so not mappable: the block is still unmapped. */
-	file_free_block(bf, xa_load(&bf->blocks, req->offset >> pool.unit_shift));
-	/* The caller never saw this block: take it out of the history too. */
-	pool.stats.allocs--;
-	pool.stats.frees--;
+	if (delivered) {
+		pool.stats.peak_used_bytes = max(pool.stats.peak_used_bytes,
+						 pool.stats.used_bytes);
+	} else {
+		/* Never returned, so never mapped. */
+		file_free_block(bf, xa_load(&bf->blocks,
+					    req->offset >> pool.unit_shift));
+		pool.stats.allocs--;
+		pool.stats.frees--;
+	}
 	mutex_unlock(&pool.lock);
 }
 
@@ -323,9 +331,9 @@ static int buddy_ioc_free(struct buddy_file *bf, void *data)
  * @known: false if the caller's op has fields this kernel does not know set.
  */
 static int batch_run_op(struct buddy_file *bf, struct buddy_batch_op *op,
-			bool known, bool *undo_alloc)
+			bool known, bool *allocated)
 {
-	*undo_alloc = false;
+	*allocated = false;
 	if (op->pad || !known)
 		return -EINVAL;
 	if (op->op == BUDDY_BATCH_ALLOC) {
@@ -335,7 +343,7 @@ static int batch_run_op(struct buddy_file *bf, struct buddy_batch_op *op,
 		if (!ret) {
 			op->offset = req.offset;
 			op->block_size = req.block_size;
-			*undo_alloc = true;
+			*allocated = true;
 		}
 		return ret;
 	}
@@ -362,7 +370,7 @@ static int buddy_ioc_batch(struct buddy_file *bf, void *data)
 
 	for (i = 0; i < batch->count; i++) {
 		struct buddy_batch_op op = { 0 };
-		bool undo_alloc, known = true;
+		bool allocated, delivered, known = true;
 		int ret;
 
 		uop = u64_to_user_ptr(batch->ops + (u64)i * op_size);
@@ -379,18 +387,15 @@ static int buddy_ioc_batch(struct buddy_file *bf, void *data)
 		if (put_user(-EINPROGRESS, &uop->result))
 			return -EFAULT;
 
-		op.result = batch_run_op(bf, &op, known, &undo_alloc);
-		if (copy_to_user(uop, &op, sizeof(op))) {
-			if (undo_alloc) {
-				struct buddy_alloc req = {
-					.offset = op.offset,
-					.block_size = op.block_size,
-				};
+		op.result = batch_run_op(bf, &op, known, &allocated);
+		delivered = !copy_to_user(uop, &op, sizeof(op));
+		if (allocated) {
+			struct buddy_alloc req = { .offset = op.offset };
 
-				buddy_ioc_alloc_undo(bf, &req);
-			}
-			return -EFAULT;
+			buddy_ioc_alloc_complete(bf, &req, delivered);
 		}
+		if (!delivered)
+			return -EFAULT;
 		if (op.result)
 			break;
 		if (fatal_signal_pending(current))
@@ -404,23 +409,21 @@ static int buddy_ioc_batch(struct buddy_file *bf, void *data)
 /**
  * struct buddy_ioctl_desc - one command of the dispatcher
  * @cmd: the command as this kernel defines it (its size is the newest)
- * @min_size: the first version's struct size; shorter callers are refused
  * @handler: does the work on a kernel copy of the struct
- * @undo: reverts @handler's effect if copying the result out fails
+ * @complete: told whether the result reached the caller, after a successful
+ *            @handler; it undoes the work if not
  */
 struct buddy_ioctl_desc {
 	unsigned int cmd;
-	unsigned int min_size;
 	int (*handler)(struct buddy_file *bf, void *data);
-	void (*undo)(struct buddy_file *bf, void *data);
+	void (*complete)(struct buddy_file *bf, void *data, bool delivered);
 };
 
 static const struct buddy_ioctl_desc buddy_ioctls[] = {
-	{ BUDDY_IOC_INFO, sizeof(struct buddy_info), buddy_ioc_info, NULL },
-	{ BUDDY_IOC_ALLOC, sizeof(struct buddy_alloc), buddy_ioc_alloc,
-	  buddy_ioc_alloc_undo },
-	{ BUDDY_IOC_FREE, sizeof(struct buddy_free), buddy_ioc_free, NULL },
-	{ BUDDY_IOC_BATCH, sizeof(struct buddy_batch), buddy_ioc_batch, NULL },
+	{ BUDDY_IOC_INFO, buddy_ioc_info, NULL },
+	{ BUDDY_IOC_ALLOC, buddy_ioc_alloc, buddy_ioc_alloc_complete },
+	{ BUDDY_IOC_FREE, buddy_ioc_free, NULL },
+	{ BUDDY_IOC_BATCH, buddy_ioc_batch, NULL },
 };
 
 /* Large enough for the biggest struct any command takes. */
@@ -450,8 +453,6 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 		return -ENOTTY;
 	usize = _IOC_SIZE(ucmd);
 	ksize = _IOC_SIZE(desc->cmd);
-	if (usize < desc->min_size)
-		return -EINVAL;
 
 	if (_IOC_DIR(ucmd) & _IOC_WRITE) {
 		if (copy_from_user(kdata, uarg, min(usize, ksize)))
@@ -466,16 +467,15 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	}
 
 	ret = desc->handler(file->private_data, kdata);
-	if (ret || !(_IOC_DIR(ucmd) & _IOC_READ))
+	if (ret)
 		return ret;
-
-	if (copy_to_user(uarg, kdata, min(usize, ksize)) ||
-	    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
-		if (desc->undo)
-			desc->undo(file->private_data, kdata);
-		return -EFAULT;
-	}
-	return 0;
+	if ((_IOC_DIR(ucmd) & _IOC_READ) &&
+	    (copy_to_user(uarg, kdata, min(usize, ksize)) ||
+	     (usize > ksize && clear_user(uarg + ksize, usize - ksize))))
+		ret = -EFAULT;
+	if (desc->complete)
+		desc->complete(file->private_data, kdata, !ret);
+	return ret;
 }
 
 static void buddy_vm_open(struct vm_area_struct *vma)

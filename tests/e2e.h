@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * e2e.h: helpers shared by the /dev/buddy end-to-end tests.
+ *
+ * The tests run as root inside UML (scripts/uml-run.sh) with buddy.ko
+ * loaded.  Each check prints "ok - what" or "not ok - what"; a program ends
+ * with e2e_done(), which prints "N passed, N failed" and returns the exit
+ * status.  Nothing here assumes the module's parameters: everything is read
+ * from BUDDY_IOC_INFO.
+ */
+#ifndef _BUDDY_E2E_H
+#define _BUDDY_E2E_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/buddy.h>
+
+#define BUDDY_DEV	"/dev/buddy"
+#define BUDDY_DEBUGFS	"/sys/kernel/debug/buddy"
+
+/* Orders a debugfs file may list: pool_size <= 2^63 and unit_size >= 64. */
+#define E2E_MAX_ORDERS	64
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+extern unsigned int e2e_passed, e2e_failed;
+
+void e2e_init(int argc, char **argv);
+__u64 e2e_seed(void);
+__u64 e2e_rand(void);
+bool e2e_check(bool cond, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void e2e_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int e2e_done(void);
+
+/* Counters of a forked child, added to the parent's through a pipe. */
+void e2e_child_send(int wfd);
+void e2e_child_collect(int rfd);
+
+const char *e2e_err(int ret);
+
+/* ioctl wrappers: 0 (or the ioctl's value) on success, -errno on failure. */
+int buddy_ioctl(int fd, unsigned long cmd, void *arg);
+int buddy_open(void);
+int buddy_info(int fd, struct buddy_info *info);
+int buddy_alloc(int fd, __u64 size, struct buddy_alloc *a);
+int buddy_free(int fd, __u64 offset);
+__u64 e2e_block_size(const struct buddy_info *info, __u64 size);
+
+/* debugfs */
+struct e2e_stats {
+	__u64 pool_size;
+	__u64 unit_size;
+	__u64 free_bytes;
+	__u64 used_bytes;
+	__u64 largest_free;
+	__u64 live_blocks;
+	__u64 allocs;
+	__u64 frees;
+	__u64 alloc_failures;
+	__u64 peak_used_bytes;
+};
+
+int e2e_read_file(const char *path, char *buf, size_t size);
+int e2e_read_stats(struct e2e_stats *st, char *missing, size_t len);
+int e2e_parse_buddyinfo(const char *text, __u64 *counts, unsigned int max);
+int e2e_read_buddyinfo(__u64 *counts, unsigned int max);
+int e2e_parse_unusable(const char *text, unsigned int *index, unsigned int max);
+int e2e_read_unusable(unsigned int *index, unsigned int max);
+
+/* Everything a failed call must leave as it was. */
+struct e2e_snap {
+	int info_ret;
+	struct buddy_info info;
+	int buddyinfo_ret;
+	char buddyinfo[4096];
+	int unusable_ret;
+	char unusable[4096];
+	int stats_ret;
+	/* alloc_failures is left out: -ENOMEM counts there. */
+	__u64 free_bytes, used_bytes, largest_free, live_blocks;
+	__u64 allocs, frees, peak_used_bytes;
+};
+
+void e2e_snap(int fd, struct e2e_snap *s);
+bool e2e_snap_same(const struct e2e_snap *a, const struct e2e_snap *b,
+		   const char *what);
+
+/*
+ * Run an ioctl that must fail with -@err and change nothing (INFO through
+ * @fd, debugfs buddyinfo, unusable_index and every stat but alloc_failures).
+ */
+bool e2e_expect_fail(int fd, unsigned long cmd, void *arg, int err,
+		     const char *what);
+
+/* INFO, stats, buddyinfo and unusable_index agree; one check per aspect. */
+bool e2e_consistent(int fd, const char *phase);
+
+/* The pool is whole: INFO free_bytes == largest_free == pool_size. */
+bool e2e_pool_whole(int fd, const char *phase);
+
+/* A buffer of @len bytes whose end touches a PROT_NONE page. */
+void *e2e_guarded(size_t len);
+void e2e_unguard(void *p, size_t len);
+
+#endif /* _BUDDY_E2E_H */

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the /dev/buddy end-to-end tests and run them inside UML, each program
+# in a boot of its own (scripts/uml-run.sh loads buddy.ko with the parameter
+# set, runs the program, unloads), then print one line "N passed, N failed"
+# summing every program's checks.  Exits non-zero on any failure.  (The UML
+# console ends lines with CR LF; the CRs are dropped.)
+#
+#   tests/run-e2e.sh [--seed N] [--params "k=v ..."]... [PROGRAM...]
+#
+#   --seed N        seed for the randomised tests (default: a new one, logged)
+#   --params "..."  a parameter set to run under (repeatable; default: the
+#                   module's defaults, pool_size=1048576, unit_size=1024)
+#   PROGRAM         e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
+#                   (default: all; e2e_params runs once, with the defaults)
+#
+# A program that prints no summary, or a boot that uml-run.sh fails (insmod,
+# rmmod, a warning in the kernel log), counts as one more failure.  Each
+# program's own summary is shown as "# PROGRAM [PARAMS]: N passed, N failed",
+# so that the last line is the only bare one.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=$repo/build/tests
+seed=""
+param_sets=()
+progs=()
+all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params)
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--seed) seed=$2; shift 2 ;;
+	--params) param_sets+=("$2"); shift 2 ;;
+	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "run-e2e: unknown option $1" >&2; exit 2 ;;
+	*) progs+=("$1"); shift ;;
+	esac
+done
+[ ${#param_sets[@]} -gt 0 ] || param_sets=("" "pool_size=1048576" "unit_size=1024")
+[ ${#progs[@]} -gt 0 ] || progs=("${all_progs[@]}")
+[ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+
+passed=0
+failed=0
+
+if ! make -s -C "$repo/tests" OUT="$out"; then
+	echo "# run-e2e: building the tests failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "# run-e2e: seed $seed (replay: tests/run-e2e.sh --seed $seed)"
+
+# run PARAMS PROGRAM: one UML boot; adds to passed/failed.
+run() {
+	local params=$1 prog=$2 label log rc summary p f
+	label="$prog [${params:-defaults}]"
+	log=$(mktemp /tmp/buddy-e2e.XXXXXX)
+	echo "# === $label"
+	"$repo"/scripts/uml-run.sh --params "$params" --timeout 300 -- \
+		"$out/$prog" "$seed" 2>&1 | tr -d '\r' >"$log"
+	rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
+	rm -f "$log"
+	if [ -z "$summary" ]; then
+		echo "not ok - $label: no summary line (status $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	read -r p _ f _ <<<"$summary"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - $label: uml-run.sh failed (status $rc) though every check passed"
+		failed=$((failed + 1))
+	fi
+}
+
+for prog in "${progs[@]}"; do
+	if [ ! -x "$out/$prog" ]; then
+		echo "not ok - $prog: no such test program"
+		failed=$((failed + 1))
+		continue
+	fi
+	if [ "$prog" = e2e_params ]; then
+		run "" "$prog"
+		continue
+	fi
+	for params in "${param_sets[@]}"; do
+		run "$params" "$prog"
+	done
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
