@@ -60,8 +60,9 @@ module_param(unit_size, ulong, 0444);
 MODULE_PARM_DESC(unit_size,
 		 "Bytes in the smallest block, a power of two, 64 .. pool_size (default: PAGE_SIZE)");
 
-static unsigned long phys_base;
-module_param(phys_base, ulong, 0444);
+/* x86 has a global phys_base: the variable gets a name of its own. */
+static unsigned long pool_phys_base;
+module_param_named(phys_base, pool_phys_base, ulong, 0444);
 MODULE_PARM_DESC(phys_base,
 		 "Physical address of a pool reserved at boot with memmap=SIZE$BASE (0: allocate pages)");
 
@@ -654,7 +655,7 @@ static int __init buddy_check_params(void)
 		       pool_size, unit_size);
 		return -EINVAL;
 	}
-	if (!phys_base && pool_size > PAGE_SIZE << MAX_PAGE_ORDER) {
+	if (!pool_phys_base && pool_size > PAGE_SIZE << MAX_PAGE_ORDER) {
 		pr_err("pool_size=%lu: above %lu, the largest block alloc_pages() gives; reserve a larger pool at boot and pass phys_base\n",
 		       pool_size, PAGE_SIZE << MAX_PAGE_ORDER);
 		return -EINVAL;
@@ -674,7 +675,7 @@ static int __init buddy_check_params(void)
  */
 static int __init pool_claim_reserved(void)
 {
-	phys_addr_t base = phys_base;
+	phys_addr_t base = pool_phys_base;
 
 	if (pool_size < PAGE_SIZE || !IS_ALIGNED(base, pool_size) ||
 	    base + pool_size - 1 < base) {
@@ -713,7 +714,7 @@ static int __init pool_claim_reserved(void)
 
 static int __init pool_reserve(void)
 {
-	if (phys_base)
+	if (pool_phys_base)
 		return pool_claim_reserved();
 
 	/* Zeroed, so no earlier owner's bytes reach the pool's users. */
@@ -737,7 +738,7 @@ static void pool_release(void)
 		return;
 	}
 	memunmap(pool.vaddr);
-	release_mem_region(phys_base, pool_size);
+	release_mem_region(pool_phys_base, pool_size);
 }
 
 static int __init buddy_init(void)
@@ -783,7 +784,7 @@ static int __init buddy_init(void)
 	}
 	pr_info("%lu-byte pool of %lu-byte units (max_order %u)%s\n",
 		pool_size, unit_size, max_order,
-		phys_base ? ", reserved at boot" : "");
+		pool_phys_base ? ", reserved at boot" : "");
 	return 0;
 
 remove_debugfs:

@@ -13,11 +13,11 @@
 #     from /boot, so qemu boots exactly the kernel the module was built for;
 #   - bookworm's linux-headers-amd64 (6.1), for `make modules-6.1`.
 #
-#   scripts/qemu-deps.sh [kver|kernel|kdir|kdir-6.1]
+#   scripts/qemu-deps.sh [kver|kernel|kdir|kdir-6.1]...
 #
-# With an argument it prints, after making sure everything is there: the 6.12
-# kernel release (6.12.117+deb12-amd64), the path of its vmlinuz, its headers
-# directory, or the 6.1 headers directory.  BUDDY_QEMU_KVER=RELEASE pins the
+# After making sure everything is there, it prints one line per argument: the
+# 6.12 kernel release (6.12.117+deb12-amd64), the path of its vmlinuz, its
+# headers directory, the 6.1 headers directory.  BUDDY_QEMU_KVER=RELEASE pins the
 # 6.12 release instead of the newest.
 #
 # Idempotent: with everything present it only checks (well under a second;
@@ -29,11 +29,12 @@ set -euo pipefail
 
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
 qdir=$cache/qemu
-what=${1:-}
-case "$what" in
-"" | kver | kernel | kdir | kdir-6.1) ;;
-*) echo "usage: $0 [kver|kernel|kdir|kdir-6.1]" >&2; exit 2 ;;
-esac
+for what in "$@"; do
+	case "$what" in
+	kver | kernel | kdir | kdir-6.1) ;;
+	*) echo "usage: $0 [kver|kernel|kdir|kdir-6.1]..." >&2; exit 2 ;;
+	esac
+done
 mkdir -p "$qdir"
 
 SUDO=""
@@ -128,15 +129,17 @@ fi
 
 image_ok || { echo "qemu-deps: no kernel image for $kver" >&2; exit 1; }
 
-case "$what" in
-kver) echo "$kver" ;;
-kernel) echo "$qdir/$kver/boot/vmlinuz-$kver" ;;
-kdir) echo "/usr/src/linux-headers-$kver" ;;
-kdir-6.1)
-	# linux-headers-amd64 depends on exactly one linux-headers-6.1.0-N-amd64.
-	dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
-	dir=/usr/src/${dep%% *}
-	[ -d "$dir" ] || { echo "qemu-deps: $dir missing" >&2; exit 1; }
-	echo "$dir"
-	;;
-esac
+for what in "$@"; do
+	case "$what" in
+	kver) echo "$kver" ;;
+	kernel) echo "$qdir/$kver/boot/vmlinuz-$kver" ;;
+	kdir) echo "/usr/src/linux-headers-$kver" ;;
+	kdir-6.1)
+		# linux-headers-amd64 depends on exactly one linux-headers-6.1.0-N-amd64.
+		dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
+		dir=/usr/src/${dep%% *}
+		[ -d "$dir" ] || { echo "qemu-deps: $dir missing" >&2; exit 1; }
+		echo "$dir"
+		;;
+	esac
+done

@@ -139,6 +139,9 @@ elif [ -f "$res/dmesg.txt" ] &&
    grep -Eq 'WARNING:|BUG:|Oops|KASAN|UBSAN|kmemleak: .*suspected|INFO: possible|circular locking|general protection|Kernel panic|list_(add|del) corruption' \
 	"$res/dmesg.txt"; then
 	fail="the kernel log has a warning or an error report"
+elif [ -f "$res/dmesg.txt" ] && grep -q 'unknown parameter' "$res/dmesg.txt"; then
+	# The kernel only logs an unknown module parameter and loads anyway.
+	fail="a module parameter was not recognised"
 elif [ -s "$res/kmemleak.txt" ]; then
 	fail="kmemleak found leaks: $(cat "$res/kmemleak.txt")"
 fi
