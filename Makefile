@@ -13,6 +13,11 @@
 #   make e2e             the module's end-to-end tests under UML
 #   make lint            checkpatch --strict, W=1 and sparse
 #   make uml             just build the cached UML kernel and buddy.ko for it
+#   make bench-kernel    in UML: buddy_core against gpu_buddy, gen_pool, alloc_pages
+#   make bench-ioctl     in UML: single ioctls against batches
+#   make check-qemu      end to end on Debian's own 6.12 kernel under qemu (default
+#                        pool, then 256 MiB reserved at boot) + Debian header builds
+#   make modules-6.1     buddy.ko against Debian's 6.1 headers, W=1, no warning
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD := $(CURDIR)/build
@@ -56,3 +61,29 @@ e2e: deps
 
 lint: deps
 	scripts/check.sh lint
+
+# The in-kernel benchmark in UML (bench/buddy_bench.c): buddy_core against
+# gpu_buddy, gen_pool and alloc_pages, a table on stdout.  BENCH_ARGS are
+# buddy_bench.ko parameters, for a smoke run:
+#   make bench-kernel BENCH_ARGS="order=14 ops=20000 w3_ops=2000 pair_ops=10000 reps=1"
+BENCH_ARGS ?=
+.PHONY: bench-kernel bench-ioctl
+bench-kernel: deps
+	scripts/bench-kernel.sh $(BENCH_ARGS)
+
+# Single ioctls against BUDDY_IOC_BATCH of 1, 8, 64 and 256, in UML.
+BENCH_IOCTL_OPS ?= 100000
+$(BUILD)/bench_ioctl: tools/bench_ioctl.c include/uapi/linux/buddy.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_USER) -o $@ $<
+
+bench-ioctl: deps $(BUILD)/bench_ioctl
+	scripts/uml-run.sh -- $(BUILD)/bench_ioctl $(BENCH_IOCTL_OPS)
+
+.PHONY: check-qemu modules-6.1
+
+check-qemu:
+	scripts/qemu-e2e.sh
+
+modules-6.1:
+	scripts/qemu-e2e.sh build-6.1

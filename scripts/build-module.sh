@@ -22,7 +22,8 @@ shift 2
 out=$cache/mod/$(basename "$kdir")
 mkdir -p "$out"
 # Mirror the sources; drop links to files that no longer exist.
-(cd "$repo" && cp -rsf "$repo"/Kbuild "$repo"/*.[ch] "$repo"/kunit "$repo"/include "$out"/)
+(cd "$repo" && cp -rsf "$repo"/Kbuild "$repo"/*.[ch] "$repo"/kunit "$repo"/include \
+	"$repo"/bench "$out"/)
 find "$out" -xtype l -delete
 # A full rebuild, so warnings (W=1, sparse) of unchanged files show again.
 [ -z "${BUDDY_MOD_REBUILD:-}" ] || find "$out" -name '*.o' -delete
