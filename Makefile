@@ -17,6 +17,7 @@
 #   make bench-ioctl     in UML: single ioctls against batches
 #   make check-qemu      end to end on Debian's own 6.12 kernel under qemu (default
 #                        pool, then 256 MiB reserved at boot) + Debian header builds
+#   make check-debug     KUnit and end to end on the sanitizer UML kernel
 #   make modules-6.1     buddy.ko against Debian's 6.1 headers, W=1, no warning
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -83,7 +84,13 @@ bench-ioctl: deps $(BUILD)/bench_ioctl
 .PHONY: check-qemu modules-6.1
 
 check-qemu:
-	scripts/qemu-e2e.sh
+	scripts/check.sh qemu
+
+# KUnit and the end-to-end tests on UML with KASAN, UBSAN, lockdep, kmemleak
+# and fault injection built in (a second cached kernel, built on first use).
+.PHONY: check-debug
+check-debug: deps
+	scripts/check.sh debug-kunit debug-e2e
 
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1

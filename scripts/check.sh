@@ -8,6 +8,12 @@
 #             -funsigned-char, pools too large for UML)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
+#   debug-kunit, debug-e2e (make check-debug, not in the default set)
+#             KUnit and end to end on the sanitizer kernel
+#             (scripts/configs/uml-debug.config)
+#   qemu      the end-to-end tests on Debian's own 6.12 kernel under qemu,
+#             default pool and a 256 MiB pool reserved at boot, plus builds
+#             against Debian's 6.1 and 6.12 headers (make check-qemu)
 #
 # Each stage prints its own closing line; this script adds them up and ends
 # with "N passed, N failed".  Exit status: non-zero if anything failed or a
@@ -19,7 +25,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core kunit e2e)
+[ ${#stages[@]} -gt 0 ] || stages=(lint core kunit e2e qemu)
 
 total_pass=0
 total_fail=0
@@ -62,6 +68,11 @@ for stage in "${stages[@]}"; do
 	core) run_stage core "$plain" make -s -C tools test ;;
 	kunit) run_stage kunit "$kunit" scripts/kunit.sh ;;
 	e2e) run_stage e2e "$plain" tests/run-e2e.sh ;;
+	qemu) run_stage qemu "$plain" scripts/qemu-e2e.sh ;;
+	debug-kunit)
+		run_stage debug-kunit "$kunit" scripts/kunit.sh --config scripts/configs/uml-debug.config ;;
+	debug-e2e)
+		run_stage debug-e2e "$plain" tests/run-e2e.sh --config scripts/configs/uml-debug.config ;;
 	*) echo "check: unknown stage $stage" >&2; exit 2 ;;
 	esac
 done

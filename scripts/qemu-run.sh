@@ -191,6 +191,8 @@ done
 	echo "export BUDDY_KO=$(sq "$moddir/buddy.ko")"
 	echo "export BUDDY_MODDIR=$(sq "$moddir")"
 	echo "export BUDDY_PARAMS=$(sq "$params")"
+	# Per-CPU page lists make nr_free_pages noisy on SMP (tests/e2e_params.c).
+	echo "export BUDDY_E2E_PAGE_SLACK=400"
 	echo "insmod_wanted=$insmod"
 	echo "cwd=$(sq "$PWD")"
 	cat <<'EOF'
