@@ -138,7 +138,13 @@ s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 		size_t left = left_of(node);
 		s8 l = tree[left], r = tree[left + 1];
 
+#ifdef BUDDY_CORE_LEFT_FIRST
+		/* The seed's left-first descent: for the placement benchmark only. */
+		node = l >= want ? left : left + 1;
+		(void)r;
+#else
 		node = (l >= want && (r < want || l <= r)) ? left : left + 1;
+#endif
 		node_order--;
 	}
 	/* Split the free block: each level down leaves a free right half. */

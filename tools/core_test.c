@@ -1,0 +1,1304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Userspace tests for buddy_core, on the same buddy_core.c the kernel builds.
+ *
+ * tools/Makefile builds this three times: plain, with -funsigned-char (the
+ * kernel's char, seed defect 5) and with ASan + UBSan.  Besides the error
+ * paths, it covers what KUnit under UML's 256 MiB cannot: trees of 2 and
+ * 8 GiB (max_order 30 and 32, offsets past 2^31: seed defect 6), and a long
+ * random run checked step by step against a one-bit-per-unit model.
+ *
+ *   core_test [seed]	or BUDDY_SEED=seed; without one, a seed is picked
+ *			and printed.  BUDDY_OPS=n sets the long run's length,
+ *			BUDDY_ONLY=word runs only the tests whose name has it.
+ *			BUDDY_ORDER32=0/1 and BUDDY_SLOW_CHECK=0/1 override
+ *			which variant runs the two costly steps (see there).
+ *
+ * Prints "ok N name" or "not ok N name" per test, then "P passed, F failed";
+ * the exit status is 1 if any test failed.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../buddy_core.h"
+
+#define MODEL_OPS_DEFAULT	1000000ULL
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+static u64 seed;
+static u64 model_ops = MODEL_OPS_DEFAULT;
+static unsigned int test_errors;	/* failed checks in the running test */
+
+/* ------------------------------------------------------------------ */
+/* Checks: EXPECT records a failure and goes on, ASSERT also returns. */
+
+static bool __attribute__((format(printf, 3, 4)))
+check(bool ok, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok)
+		return true;
+	/* A broken invariant inside a loop would print a line per step. */
+	if (test_errors++ < 8) {
+		printf("    # line %d: ", line);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	return false;
+}
+
+static bool check_eq(s64 got, s64 want, const char *sgot, const char *swant,
+		     int line)
+{
+	return check(got == want, line, "%s == %" PRId64 ", expected %s == %" PRId64,
+		     sgot, got, swant, want);
+}
+
+#define EXPECT(cond, ...)	check(!!(cond), __LINE__, __VA_ARGS__)
+#define EXPECT_EQ(got, want)	check_eq((s64)(got), (s64)(want), #got, #want, __LINE__)
+#define ASSERT(cond, ...)	do { if (!EXPECT(cond, __VA_ARGS__)) return false; } while (0)
+#define ASSERT_EQ(got, want)	do { if (!EXPECT_EQ(got, want)) return false; } while (0)
+
+/* splitmix64: tiny, and the same sequence on every build and variant. */
+static u64 rnd_next(u64 *state)
+{
+	u64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Each randomised test gets its own stream, so one can be replayed alone. */
+static u64 rnd_init(u64 tag)
+{
+	u64 state = seed ^ (tag * 0xd1342543de82ef95ULL);
+
+	rnd_next(&state);
+	return state;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pools and snapshots */
+
+/*
+ * Trees of 2 and 8 GiB come from mmap: MAP_NORESERVE so that no commit
+ * limit refuses them, and huge pages because buddy_core_init() writes every
+ * byte, which is 8x faster without a fault per 4 KiB.
+ */
+static void *map_tree(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);	/* a hint; fine if refused */
+	return p;
+}
+
+struct pool {
+	struct buddy_core bc;
+	s8 *tree;
+	size_t size;
+	bool mapped;
+};
+
+/* On failure the pool may hold a buffer: pool_release() it either way. */
+static bool pool_init(struct pool *p, unsigned int max_order)
+{
+	double t;
+
+	memset(p, 0, sizeof(*p));
+	p->size = buddy_core_meta_size(max_order);
+	ASSERT(p->size, "no metadata size for max_order %u", max_order);
+	p->mapped = p->size >= (1UL << 24);
+	p->tree = p->mapped ? map_tree(p->size) : malloc(p->size);
+	ASSERT(p->tree, "cannot get %zu bytes for max_order %u", p->size, max_order);
+	t = now();
+	ASSERT_EQ(buddy_core_init(&p->bc, max_order, p->tree, p->size), 0);
+	if (p->mapped)
+		printf("    # buddy_core_init: %.1f s for %zu MiB\n", now() - t,
+		       p->size >> 20);
+	return true;
+}
+
+static void pool_release(struct pool *p)
+{
+	if (p->mapped && p->tree)
+		munmap(p->tree, p->size);
+	else
+		free(p->tree);
+	p->tree = NULL;
+}
+
+/* Counters always; the whole tree too when it is small enough to copy. */
+struct snapshot {
+	struct buddy_core bc;
+	s8 root;
+	s8 *tree;
+};
+
+static void take_snapshot(struct snapshot *snap, const struct pool *p)
+{
+	snap->bc = p->bc;
+	snap->root = p->tree[0];
+	snap->tree = NULL;
+	if (p->size <= (1UL << 20)) {
+		snap->tree = malloc(p->size);
+		if (snap->tree)
+			memcpy(snap->tree, p->tree, p->size);
+	}
+}
+
+static bool expect_unchanged(const struct snapshot *snap, const struct pool *p)
+{
+	bool ok = true;
+
+	ok &= EXPECT_EQ(p->bc.free_units, snap->bc.free_units);
+	ok &= EXPECT(!memcmp(p->bc.nr_free, snap->bc.nr_free,
+			     sizeof(p->bc.nr_free)), "nr_free[] changed");
+	ok &= EXPECT_EQ(p->tree[0], snap->root);
+	if (snap->tree)
+		ok &= EXPECT(!memcmp(p->tree, snap->tree, p->size), "tree changed");
+	else
+		ok &= EXPECT(p->size > (1UL << 20), "could not copy the tree");
+	return ok;
+}
+
+static void drop_snapshot(struct snapshot *snap)
+{
+	free(snap->tree);
+	snap->tree = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Small tests: the variant, the encoding and every error path */
+
+/* The build is the variant the Makefile says, or the variants prove nothing. */
+static bool build_variant_test(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char *asan = "on";
+#else
+	const char *asan = "off";
+#endif
+
+	printf("    # plain char is %s, ASan %s\n", CHAR_MIN ? "signed" : "unsigned",
+	       asan);
+#ifdef BUDDY_TEST_UNSIGNED_CHAR
+	EXPECT(CHAR_MIN == 0, "built without -funsigned-char");
+#endif
+#ifdef BUDDY_TEST_SANITIZE
+#ifndef __SANITIZE_ADDRESS__
+	EXPECT(0, "built without -fsanitize=address");
+#endif
+#endif
+	return true;
+}
+
+/* Seed defect 5: markers stay negative whatever plain char is. */
+static bool node_type_signed_test(void)
+{
+	struct pool p;
+	bool ok;
+
+	EXPECT((int)(__typeof__(*p.bc.tree))-1 < 0, "tree bytes are unsigned");
+	EXPECT((int)BUDDY_NODE_ALLOCATED < 0, "ALLOCATED is not negative");
+	EXPECT((int)BUDDY_NODE_SPLIT_FULL < 0, "SPLIT_FULL is not negative");
+	ok = pool_init(&p, 3) &&
+	     EXPECT_EQ(buddy_core_alloc(&p.bc, 2, 0), 0) &&
+	     EXPECT((int)p.tree[1] < 0, "allocated node reads %d", p.tree[1]) &&
+	     /* A marker read as a large order would send this into the used half. */
+	     EXPECT_EQ(buddy_core_alloc(&p.bc, 2, 0), 4) &&
+	     EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), -ENOMEM) &&
+	     EXPECT_EQ(buddy_core_largest_order(&p.bc), -ENOMEM) &&
+	     EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	pool_release(&p);
+	return ok;
+}
+
+static bool meta_size_test(void)
+{
+	unsigned int order;
+
+	EXPECT_EQ(buddy_core_meta_size(0), 1);
+	EXPECT_EQ(buddy_core_meta_size(10), 2047);
+	EXPECT_EQ(buddy_core_meta_size(30), (2ULL << 30) - 1);
+	EXPECT_EQ(buddy_core_meta_size(32), (2ULL << 32) - 1);
+	EXPECT_EQ(buddy_core_meta_size(BUDDY_CORE_MAX_ORDER), (2ULL << 62) - 1);
+	for (order = 0; order <= BUDDY_CORE_MAX_ORDER; order++)
+		EXPECT((u64)buddy_core_meta_size(order) <= (2ULL << order),
+		       "order %u: more than 2 bytes per unit", order);
+	EXPECT_EQ(buddy_core_meta_size(BUDDY_CORE_MAX_ORDER + 1), 0);
+	EXPECT_EQ(buddy_core_meta_size(64), 0);
+	EXPECT_EQ(buddy_core_meta_size(UINT_MAX), 0);
+	return true;
+}
+
+static bool init_invalid_test(void)
+{
+	struct buddy_core bc, before;
+	s8 meta[15];
+
+	memset(&bc, 0x5a, sizeof(bc));
+	before = bc;
+	EXPECT_EQ(buddy_core_init(&bc, 3, NULL, sizeof(meta)), -EINVAL);
+	EXPECT_EQ(buddy_core_init(&bc, 3, meta, sizeof(meta) - 1), -EINVAL);
+	EXPECT_EQ(buddy_core_init(&bc, 3, meta, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_init(&bc, BUDDY_CORE_MAX_ORDER + 1, meta, SIZE_MAX),
+		  -EINVAL);
+	EXPECT_EQ(buddy_core_init(&bc, UINT_MAX, meta, SIZE_MAX), -EINVAL);
+	EXPECT(!memcmp(&bc, &before, sizeof(bc)), "failed init changed the pool");
+	ASSERT_EQ(buddy_core_init(&bc, 3, meta, sizeof(meta)), 0);
+	EXPECT_EQ(buddy_core_free_units(&bc), 8);
+	EXPECT_EQ(buddy_core_largest_order(&bc), 3);
+	EXPECT_EQ(buddy_core_nr_free(&bc, 3), 1);
+	EXPECT_EQ(buddy_core_check(&bc), 0);
+	return true;
+}
+
+static bool alloc_errors_body(struct pool *p)
+{
+	struct snapshot snap;
+	unsigned int bit;
+
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 3, 0), 0);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 2, 0), 8);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 12);
+	take_snapshot(&snap, p);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 5, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 64, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, UINT_MAX, 0), -EINVAL);
+	for (bit = 0; bit < 32; bit++)
+		EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 1U << bit), -EINVAL);
+	/* 2 units free, but no free block of order 2 or more. */
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 2, 0), -ENOMEM);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 4, 0), -ENOMEM);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 1, 0), 14);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(buddy_core_largest_order(&p->bc), -ENOMEM);
+	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	return true;
+}
+
+static bool alloc_errors_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 4))
+		alloc_errors_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* Seed defects 2, 3 and 4: only the exact start of a live block frees. */
+static bool free_errors_body(struct pool *p)
+{
+	struct snapshot snap;
+	unsigned int order;
+	u64 off;
+
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 3, 0), 0);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 8);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 10);
+	ASSERT_EQ(buddy_core_free(&p->bc, 10, 1), 0);
+	take_snapshot(&snap, p);
+	/* Out of range: the bound is 2^max_order units (defect 2). */
+	EXPECT_EQ(buddy_core_free(&p->bc, 16, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 1ULL << 40, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, UINT64_MAX, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, (1ULL << 63) + 8, 1), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, (1ULL << 32) + 8, 1), -EINVAL);
+	/* Inside a block, with every order (defect 3). */
+	for (off = 1; off < 8; off++)
+		for (order = 0; order <= 5; order++)
+			EXPECT(buddy_core_free(&p->bc, off, order) == -EINVAL,
+			       "free(%" PRIu64 ", %u) accepted", off, order);
+	/* Wrong order, misaligned, absurd order. */
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, 2), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 8, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 8, 2), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 9, 1), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, UINT_MAX), -EINVAL);
+	/* Double free, and a never-allocated block inside free space (defect 4). */
+	EXPECT_EQ(buddy_core_free(&p->bc, 10, 1), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 12, 2), -EINVAL);
+	EXPECT_EQ(buddy_core_free(&p->bc, 14, 1), -EINVAL);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+
+	EXPECT_EQ(buddy_core_free(&p->bc, 8, 1), 0);
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, 3), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 4), 1);
+	/* The whole pool as one block: no other (offset, order) frees it. */
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 4, 0), 0);
+	take_snapshot(&snap, p);
+	for (order = 0; order < 4; order++)
+		for (off = 0; off < 16; off += 1ULL << order)
+			EXPECT(buddy_core_free(&p->bc, off, order) == -EINVAL,
+			       "free(%" PRIu64 ", %u) freed part of the pool", off, order);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), 0);
+	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), -EINVAL);
+	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	return true;
+}
+
+static bool free_errors_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 4))
+		free_errors_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* Seed defect 6: 64-bit sizes; a huge request must not round to a small order. */
+static bool order_for_test(void)
+{
+	EXPECT_EQ(buddy_core_order_for(0), -EINVAL);
+	EXPECT_EQ(buddy_core_order_for(1), 0);
+	EXPECT_EQ(buddy_core_order_for(2), 1);
+	EXPECT_EQ(buddy_core_order_for(3), 2);
+	EXPECT_EQ(buddy_core_order_for(1024), 10);
+	EXPECT_EQ(buddy_core_order_for(1025), 11);
+	EXPECT_EQ(buddy_core_order_for((1ULL << 31) - 1), 31);
+	EXPECT_EQ(buddy_core_order_for(1ULL << 31), 31);
+	EXPECT_EQ(buddy_core_order_for((1ULL << 31) + 1), 32);
+	EXPECT_EQ(buddy_core_order_for((1ULL << 32) + 1), 33);
+	EXPECT_EQ(buddy_core_order_for(1ULL << 63), 63);
+	EXPECT_EQ(buddy_core_order_for((1ULL << 63) + 1), 64);
+	EXPECT_EQ(buddy_core_order_for(UINT64_MAX), 64);
+	return true;
+}
+
+/*
+ * Seed defect 1: the tree stays inside the buffer buddy_core_meta_size()
+ * asks for.  An exact-size heap buffer lets ASan see one byte too far; the
+ * guard bytes catch it in the other variants.
+ */
+static bool meta_bounds_test(void)
+{
+	const unsigned int max_order = 6, guard = 64;
+	size_t size = buddy_core_meta_size(max_order);
+	struct buddy_core bc;
+	unsigned int i;
+	u8 *buf;
+
+	buf = malloc(size + 2 * guard);
+	ASSERT(buf, "out of memory");
+	memset(buf, 0xa5, size + 2 * guard);
+	if (!EXPECT_EQ(buddy_core_init(&bc, max_order, buf + guard, size), 0))
+		goto out;
+	for (i = 0; i < 64; i++)
+		EXPECT_EQ(buddy_core_alloc(&bc, 0, 0), (s64)i);
+	for (i = 0; i < 64; i++)
+		EXPECT_EQ(buddy_core_free(&bc, i ^ 0x2a, 0), 0);
+	EXPECT_EQ(buddy_core_alloc(&bc, max_order, 0), 0);
+	for (i = 0; i < guard; i++) {
+		EXPECT(buf[i] == 0xa5, "byte %u before the tree written", guard - i);
+		EXPECT(buf[guard + size + i] == 0xa5, "byte %u after the tree written", i);
+	}
+	free(buf);
+
+	buf = malloc(size);
+	ASSERT(buf, "out of memory");
+	if (!EXPECT_EQ(buddy_core_init(&bc, max_order, buf, size), 0))
+		goto out;
+	for (i = 0; i < 64; i++)
+		buddy_core_alloc(&bc, 0, 0);
+	for (i = 0; i < 64; i++)
+		buddy_core_free(&bc, 63 - i, 0);
+	EXPECT_EQ(buddy_core_check(&bc), 0);
+out:
+	free(buf);
+	return true;
+}
+
+/* Free blocks merge as far as their buddies allow, and merged ones serve. */
+static bool coalesce_body(struct pool *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), (s64)i);
+	ASSERT_EQ(buddy_core_free(&p->bc, 0, 0), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 0), 1);
+	ASSERT_EQ(buddy_core_free(&p->bc, 1, 0), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 0), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 1), 1);
+	ASSERT_EQ(buddy_core_free(&p->bc, 3, 0), 0);
+	ASSERT_EQ(buddy_core_free(&p->bc, 2, 0), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 1), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 2), 1);
+	EXPECT_EQ(buddy_core_largest_order(&p->bc), 2);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 2, 0), 0);
+	ASSERT_EQ(buddy_core_free(&p->bc, 0, 2), 0);
+	for (i = 4; i < 8; i++)
+		ASSERT_EQ(buddy_core_free(&p->bc, i, 0), 0);
+	EXPECT_EQ(buddy_core_nr_free(&p->bc, 3), 1);
+	EXPECT_EQ(buddy_core_largest_order(&p->bc), 3);
+	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	return true;
+}
+
+static bool coalesce_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 3))
+		coalesce_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* Seed defect 7, as the core documents it: an exact fit on the right wins. */
+static bool best_fit_body(struct pool *p)
+{
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 2, 0), 0);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), 4);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), 5);
+	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 6);
+	ASSERT_EQ(buddy_core_free(&p->bc, 0, 2), 0);
+	ASSERT_EQ(buddy_core_free(&p->bc, 4, 0), 0);
+	EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 0), 4);
+	EXPECT_EQ(buddy_core_largest_order(&p->bc), 2);
+	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	return true;
+}
+
+static bool best_fit_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 3))
+		best_fit_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* The checker the other tests lean on finds each kind of corruption. */
+static bool check_detects_body(struct pool *p)
+{
+	struct buddy_core *bc = &p->bc;
+	s8 saved;
+
+	ASSERT_EQ(buddy_core_alloc(bc, 1, 0), 0);
+	ASSERT_EQ(buddy_core_check(bc), 0);
+	saved = p->tree[0];
+	p->tree[0] = 5;				/* above the node's order */
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	p->tree[0] = -3;			/* below every marker */
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	p->tree[0] = 2;				/* not its best child (3) */
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	p->tree[0] = saved;
+	saved = p->tree[2];
+	p->tree[2] = BUDDY_NODE_ALLOCATED;	/* the parent disagrees */
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	p->tree[2] = saved;
+	saved = p->tree[6];
+	p->tree[6] = 1;				/* a whole node's child split */
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	p->tree[6] = saved;
+	bc->free_units++;
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	bc->free_units--;
+	bc->nr_free[3]++;
+	EXPECT_EQ(buddy_core_check(bc), -EUCLEAN);
+	bc->nr_free[3]--;
+	EXPECT_EQ(buddy_core_check(bc), 0);
+	return true;
+}
+
+static bool check_detects_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 4))
+		check_detects_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* Exhaust with single units, free in a random order: back to one block. */
+static bool fill_drain_one(unsigned int max_order, u64 *rnd)
+{
+	u64 units = 1ULL << max_order, i, *order;
+	struct pool p;
+	bool ok = false;
+
+	order = malloc(units * sizeof(*order));
+	ASSERT(order, "out of memory");
+	if (!pool_init(&p, max_order))
+		goto release;
+	for (i = 0; i < units; i++) {
+		order[i] = i;
+		if (!EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), (s64)i))
+			goto release;
+	}
+	EXPECT_EQ(buddy_core_free_units(&p.bc), 0);
+	EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	for (i = units - 1; i > 0; i--) {
+		u64 j = rnd_next(rnd) % (i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < units; i++)
+		if (!EXPECT_EQ(buddy_core_free(&p.bc, order[i], 0), 0))
+			goto release;
+	ok = EXPECT_EQ(buddy_core_free_units(&p.bc), units) &&
+	     EXPECT_EQ(buddy_core_largest_order(&p.bc), max_order) &&
+	     EXPECT_EQ(buddy_core_nr_free(&p.bc, max_order), 1) &&
+	     EXPECT_EQ(buddy_core_check(&p.bc), 0);
+release:
+	pool_release(&p);
+	free(order);
+	return ok;
+}
+
+static bool fill_drain_test(void)
+{
+	static const unsigned int orders[] = { 0, 1, 2, 5, 6, 7, 12, 16 };
+	u64 rnd = rnd_init(1);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(orders); i++)
+		EXPECT(fill_drain_one(orders[i], &rnd), "max_order %u failed", orders[i]);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The random model: one bit per unit and the list of live blocks */
+
+struct model {
+	struct pool p;
+	unsigned int max_order;
+	u64 units;
+	u64 *used;		/* one bit per unit; bits past the pool set */
+	s8 *start_order;	/* order of the live block starting here, or -1 */
+	u32 *slot;		/* that block's index in off[] and order[] */
+	u64 *off;
+	u8 *order;
+	u64 live, used_units;
+	u64 rnd;
+	s8 *snap;		/* the tree before this step, now and then */
+	u64 allocs, frees, enomem, rejected, wild_frees;
+};
+
+static void model_release(struct model *m)
+{
+	pool_release(&m->p);
+	free(m->used);
+	free(m->start_order);
+	free(m->slot);
+	free(m->off);
+	free(m->order);
+	free(m->snap);
+}
+
+static bool model_init(struct model *m, unsigned int max_order, u64 tag)
+{
+	u64 words;
+
+	memset(m, 0, sizeof(*m));
+	m->max_order = max_order;
+	m->units = 1ULL << max_order;
+	words = (m->units + 63) / 64;
+	m->used = calloc(words, sizeof(*m->used));
+	m->start_order = malloc(m->units);
+	m->slot = calloc(m->units, sizeof(*m->slot));
+	m->off = calloc(m->units, sizeof(*m->off));
+	m->order = calloc(m->units, sizeof(*m->order));
+	m->snap = malloc(buddy_core_meta_size(max_order));
+	ASSERT(m->used && m->start_order && m->slot && m->off && m->order &&
+	       m->snap, "out of memory");
+	memset(m->start_order, -1, m->units);
+	/* Units past a pool smaller than a word never look free. */
+	if (m->units < 64)
+		m->used[0] = ~0ULL << m->units;
+	m->rnd = rnd_init(tag);
+	return pool_init(&m->p, max_order);
+}
+
+static bool window_free(const struct model *m, u64 start, unsigned int order)
+{
+	u64 w, end = start + (1ULL << order);
+
+	if (order < 6)
+		return !(m->used[start / 64] &
+			 (((1ULL << (1U << order)) - 1) << (start % 64)));
+	for (w = start / 64; w < end / 64; w++)
+		if (m->used[w])
+			return false;
+	return true;
+}
+
+static void mark(struct model *m, u64 start, unsigned int order, bool used)
+{
+	u64 w, end = start + (1ULL << order);
+
+	if (order < 6) {
+		u64 mask = ((1ULL << (1U << order)) - 1) << (start % 64);
+
+		if (used)
+			m->used[start / 64] |= mask;
+		else
+			m->used[start / 64] &= ~mask;
+		return;
+	}
+	for (w = start / 64; w < end / 64; w++)
+		m->used[w] = used ? ~0ULL : 0;
+}
+
+static bool any_window_free(const struct model *m, unsigned int order)
+{
+	u64 start;
+
+	for (start = 0; start < m->units; start += 1ULL << order)
+		if (window_free(m, start, order))
+			return true;
+	return false;
+}
+
+/* The free blocks of @order that full coalescing implies. */
+static u64 model_nr_free(const struct model *m, unsigned int order)
+{
+	u64 start, count = 0;
+
+	for (start = 0; start < m->units; start += 1ULL << order)
+		if (window_free(m, start, order) &&
+		    (order == m->max_order ||
+		     !window_free(m, start & ~((2ULL << order) - 1), order + 1)))
+			count++;
+	return count;
+}
+
+/* Everything the pool reports, recomputed from the bitmap. */
+static bool model_verify(struct model *m)
+{
+	int largest = -ENOMEM;
+	unsigned int order;
+	u64 w, bits = 0;
+
+	for (w = 0; w < (m->units + 63) / 64; w++)
+		bits += __builtin_popcountll(m->used[w]);
+	if (m->units < 64)
+		bits -= 64 - m->units;
+	ASSERT_EQ(bits, m->used_units);
+	ASSERT_EQ(buddy_core_free_units(&m->p.bc), m->units - m->used_units);
+	ASSERT_EQ(buddy_core_check(&m->p.bc), 0);
+	for (order = 0; order <= m->max_order; order++) {
+		u64 want = model_nr_free(m, order);
+
+		ASSERT(buddy_core_nr_free(&m->p.bc, order) == want,
+		       "order %u: %" PRIu64 " free blocks, model has %" PRIu64,
+		       order, buddy_core_nr_free(&m->p.bc, order), want);
+		if (want)
+			largest = order;
+	}
+	ASSERT_EQ(buddy_core_largest_order(&m->p.bc), largest);
+	return true;
+}
+
+/* A failed call must leave counters, and when copied the tree, as they were. */
+static bool model_unchanged(struct model *m, const struct buddy_core *before)
+{
+	ASSERT_EQ(m->p.bc.free_units, before->free_units);
+	ASSERT(!memcmp(m->p.bc.nr_free, before->nr_free, sizeof(before->nr_free)),
+	       "nr_free[] changed by a failed call");
+	if (m->snap)
+		ASSERT(!memcmp(m->p.tree, m->snap, m->p.size),
+		       "tree changed by a failed call");
+	return true;
+}
+
+static void model_add(struct model *m, u64 off, unsigned int order)
+{
+	mark(m, off, order, true);
+	m->start_order[off] = (s8)order;
+	m->slot[off] = (u32)m->live;
+	m->off[m->live] = off;
+	m->order[m->live] = (u8)order;
+	m->live++;
+	m->used_units += 1ULL << order;
+}
+
+static void model_remove(struct model *m, u64 i)
+{
+	u64 off = m->off[i];
+	unsigned int order = m->order[i];
+
+	mark(m, off, order, false);
+	m->start_order[off] = -1;
+	m->used_units -= 1ULL << order;
+	m->live--;
+	m->off[i] = m->off[m->live];
+	m->order[i] = m->order[m->live];
+	m->slot[m->off[i]] = (u32)i;
+}
+
+/* Free a live block; now and then try an interior, wrong-order or double free. */
+static bool model_free_live(struct model *m, u64 r, const struct buddy_core *before)
+{
+	u64 i = rnd_next(&m->rnd) % m->live, off = m->off[i];
+	unsigned int order = m->order[i];
+
+	if (order && !(r & 0x700)) {
+		u64 inside = off + 1 + rnd_next(&m->rnd) % ((1ULL << order) - 1);
+
+		ASSERT_EQ(buddy_core_free(&m->p.bc, inside, (r >> 16) % (order + 1)),
+			  -EINVAL);
+		ASSERT_EQ(buddy_core_free(&m->p.bc, off, order - 1), -EINVAL);
+		if (order < m->max_order)
+			ASSERT_EQ(buddy_core_free(&m->p.bc, off, order + 1), -EINVAL);
+		if (!model_unchanged(m, before))
+			return false;
+		m->rejected += 3;
+	}
+	ASSERT(buddy_core_free(&m->p.bc, off, order) == 0,
+	       "free(%" PRIu64 ", %u) of a live block failed", off, order);
+	model_remove(m, i);
+	m->frees++;
+	if (!(r & 0x3800)) {
+		ASSERT(buddy_core_free(&m->p.bc, off, order) == -EINVAL,
+		       "double free(%" PRIu64 ", %u) accepted", off, order);
+		m->rejected++;
+	}
+	return true;
+}
+
+/* Free a random (offset, order): it succeeds only on a live block's start. */
+static bool model_free_wild(struct model *m, u64 r, const struct buddy_core *before)
+{
+	u64 off = rnd_next(&m->rnd);
+	unsigned int order = (r >> 20) % (m->max_order + 2);
+	int want;
+
+	if (r & 0x30000)
+		off %= 2 * m->units;	/* mostly in range; else any 64-bit value */
+	want = off < m->units && m->start_order[off] == (s8)order ? 0 : -EINVAL;
+	ASSERT(buddy_core_free(&m->p.bc, off, order) == want,
+	       "free(%" PRIu64 ", %u) should return %d", off, order, want);
+	if (want)
+		m->rejected++;
+	else
+		model_remove(m, m->slot[off]);
+	m->wild_frees++;
+	return !want || model_unchanged(m, before);
+}
+
+static bool model_alloc_invalid(struct model *m, u64 r, const struct buddy_core *before)
+{
+	if (r & 0x100)
+		ASSERT_EQ(buddy_core_alloc(&m->p.bc, m->max_order + 1 + (r >> 9) % 64, 0),
+			  -EINVAL);
+	else
+		ASSERT_EQ(buddy_core_alloc(&m->p.bc, 0, 1U << ((r >> 9) % 32)), -EINVAL);
+	m->rejected++;
+	return model_unchanged(m, before);
+}
+
+static bool model_alloc(struct model *m, const struct buddy_core *before)
+{
+	/* P(order = k) = 2^-(k+1): mostly small blocks, now and then large. */
+	unsigned int order = __builtin_ctzll(rnd_next(&m->rnd) | (1ULL << 40));
+	s64 ret;
+
+	if (order > m->max_order)
+		order = m->max_order;
+	ret = buddy_core_alloc(&m->p.bc, order, 0);
+	if (ret == -ENOMEM) {
+		ASSERT(!any_window_free(m, order),
+		       "-ENOMEM for order %u with a free aligned window", order);
+		m->enomem++;
+		return model_unchanged(m, before);
+	}
+	ASSERT(ret >= 0, "alloc(%u) returned %" PRId64, order, ret);
+	ASSERT(!(ret & ((1LL << order) - 1)), "block %" PRId64 " not aligned to order %u",
+	       ret, order);
+	ASSERT((u64)ret + (1ULL << order) <= m->units, "block %" PRId64 " past the pool",
+	       ret);
+	ASSERT(window_free(m, ret, order), "block %" PRId64 " order %u overlaps a live one",
+	       ret, order);
+	model_add(m, ret, order);
+	m->allocs++;
+	return true;
+}
+
+static bool model_step(struct model *m, u64 step)
+{
+	u64 r = rnd_next(&m->rnd);
+	unsigned int kind = r & 0xff;
+	struct buddy_core before = m->p.bc;
+	s8 *snap = m->snap;
+	bool ok;
+
+	/* Copying the tree every step would dominate; every 64th is plenty. */
+	if (step % 64)
+		m->snap = NULL;
+	else
+		memcpy(snap, m->p.tree, m->p.size);
+	if (m->live && kind < 112)
+		ok = model_free_live(m, r, &before);
+	else if (kind < 124)
+		ok = model_free_wild(m, r, &before);
+	else if (kind < 128)
+		ok = model_alloc_invalid(m, r, &before);
+	else
+		ok = model_alloc(m, &before);
+	m->snap = snap;
+	if (!ok)
+		printf("    # at step %" PRIu64 "\n", step);
+	return ok;
+}
+
+/* Free every live block: the pool must coalesce back into one. */
+static bool model_drain(struct model *m)
+{
+	while (m->live) {
+		u64 i = rnd_next(&m->rnd) % m->live;
+
+		ASSERT_EQ(buddy_core_free(&m->p.bc, m->off[i], m->order[i]), 0);
+		model_remove(m, i);
+	}
+	ASSERT_EQ(buddy_core_nr_free(&m->p.bc, m->max_order), 1);
+	return model_verify(m);
+}
+
+static bool model_run(unsigned int max_order, u64 ops, u64 verify_every, u64 tag)
+{
+	struct model m;
+	u64 i;
+
+	if (model_init(&m, max_order, tag)) {
+		for (i = 0; i < ops; i++)
+			if (!model_step(&m, i) ||
+			    (i % verify_every == 0 && !model_verify(&m)))
+				break;
+		if (i == ops && model_verify(&m)) {
+			printf("    # max_order %u: %" PRIu64 " allocs, %" PRIu64 " frees, %"
+			       PRIu64 " -ENOMEM, %" PRIu64 " wild frees, %" PRIu64
+			       " rejected calls\n", max_order, m.allocs, m.frees,
+			       m.enomem, m.wild_frees, m.rejected);
+			/* The mix must reach both full and fragmented states. */
+			EXPECT(m.enomem > 0, "no -ENOMEM in %" PRIu64 " steps", ops);
+			EXPECT(m.rejected > 0, "no rejected call");
+			model_drain(&m);
+		}
+	}
+	model_release(&m);
+	return true;
+}
+
+/* The long run: >= 1M steps on 16384 units, the whole model every 1024. */
+static bool random_model_test(void)
+{
+	return model_run(14, model_ops, 1024, 2);
+}
+
+/* A small pool with buddy_core_check() and the whole model after every step. */
+static bool random_checked_test(void)
+{
+	model_run(6, 50000, 1, 3);
+	model_run(2, 5000, 1, 4);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Big trees: a few live blocks, the free lists they imply in O(live) */
+
+struct blk {
+	u64 off;
+	unsigned int order;
+};
+
+#define MAX_BLKS	40
+
+/* Count the maximal free blocks, descending only into windows a block touches. */
+static void sparse_nr_free(const struct blk *b, unsigned int n, u64 start,
+			   unsigned int order, u64 *nr_free)
+{
+	u64 end = start + (1ULL << order);
+	bool split = false;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i].off >= end || b[i].off + (1ULL << b[i].order) <= start)
+			continue;
+		if (b[i].off == start && b[i].order == order)
+			return;		/* the window is that live block */
+		split = true;
+	}
+	if (!split) {
+		nr_free[order]++;
+	} else if (order) {
+		sparse_nr_free(b, n, start, order - 1, nr_free);
+		sparse_nr_free(b, n, start + (1ULL << (order - 1)), order - 1, nr_free);
+	}
+}
+
+static bool expect_sparse(const struct buddy_core *bc, const struct blk *b,
+			  unsigned int n)
+{
+	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1] = { 0 }, used = 0;
+	unsigned int max_order = buddy_core_max_order(bc), order, i;
+	int largest = -ENOMEM;
+
+	sparse_nr_free(b, n, 0, max_order, nr_free);
+	for (i = 0; i < n; i++)
+		used += 1ULL << b[i].order;
+	ASSERT_EQ(buddy_core_free_units(bc), (1ULL << max_order) - used);
+	for (order = 0; order <= max_order; order++) {
+		ASSERT(buddy_core_nr_free(bc, order) == nr_free[order],
+		       "order %u: %" PRIu64 " free blocks, expected %" PRIu64, order,
+		       buddy_core_nr_free(bc, order), nr_free[order]);
+		if (nr_free[order])
+			largest = order;
+	}
+	ASSERT_EQ(buddy_core_largest_order(bc), largest);
+	return true;
+}
+
+/* Allocate one block and check it against the others and the free lists. */
+static bool big_alloc(struct buddy_core *bc, struct blk *b, unsigned int *n,
+		      unsigned int order)
+{
+	unsigned int max_order = buddy_core_max_order(bc), i;
+	s64 ret = buddy_core_alloc(bc, order, 0);
+	u64 off = (u64)ret, end = off + (1ULL << order);
+
+	ASSERT(*n < MAX_BLKS, "too many blocks");
+	ASSERT(ret >= 0, "alloc(%u) returned %" PRId64, order, ret);
+	ASSERT(!(off & ((1ULL << order) - 1)), "block %" PRIu64 " not aligned to order %u",
+	       off, order);
+	ASSERT(end <= 1ULL << max_order, "block %" PRIu64 " order %u past the pool",
+	       off, order);
+	for (i = 0; i < *n; i++)
+		ASSERT(end <= b[i].off || off >= b[i].off + (1ULL << b[i].order),
+		       "block %" PRIu64 " order %u overlaps %" PRIu64 " order %u",
+		       off, order, b[i].off, b[i].order);
+	b[(*n)++] = (struct blk){ off, order };
+	return expect_sparse(bc, b, *n);
+}
+
+/* Free the blocks in a random order, checking the free lists after each. */
+static bool big_free_all(struct buddy_core *bc, struct blk *b, unsigned int *n,
+			 u64 *rnd)
+{
+	while (*n) {
+		unsigned int i = rnd_next(rnd) % *n;
+
+		ASSERT(buddy_core_free(bc, b[i].off, b[i].order) == 0,
+		       "free(%" PRIu64 ", %u) failed", b[i].off, b[i].order);
+		b[i] = b[--(*n)];
+		if (!expect_sparse(bc, b, *n))
+			return false;
+	}
+	ASSERT_EQ(buddy_core_nr_free(bc, buddy_core_max_order(bc)), 1);
+	return true;
+}
+
+/*
+ * buddy_core_check() walks all 2^31 nodes at max_order 30: 2-5 s in a plain
+ * build, ~9 s under ASan, where it adds nothing (the tree is one mmap, which
+ * ASan cannot guard inside).  -funsigned-char compiles buddy_core.c to the
+ * same code (s8 throughout; objdump agrees), so one plain run is enough and
+ * the other variants lean on the O(live) model.  BUDDY_SLOW_CHECK=0 or 1
+ * overrides.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(BUDDY_TEST_UNSIGNED_CHAR)
+#define SLOW_CHECK_DEFAULT	false
+#else
+#define SLOW_CHECK_DEFAULT	true
+#endif
+
+/* A variant's default for a costly step, or the environment's 0 or 1. */
+static bool enabled(const char *name, bool dflt)
+{
+	const char *env = getenv(name);
+
+	return env && *env ? *env != '0' : dflt;
+}
+
+static bool slow_check(const struct buddy_core *bc)
+{
+	double t = now();
+	int ret;
+
+	if (!enabled("BUDDY_SLOW_CHECK", SLOW_CHECK_DEFAULT)) {
+		printf("    # buddy_core_check skipped in this variant\n");
+		return true;
+	}
+	ret = buddy_core_check(bc);
+	printf("    # buddy_core_check: %.1f s\n", now() - t);
+	return EXPECT_EQ(ret, 0);
+}
+
+static bool max_order30_body(struct pool *p)
+{
+	static const unsigned int orders[] = {
+		0, 29, 12, 28, 1, 20, 0, 27, 5, 16, 26, 3, 25, 0, 24, 10,
+	};
+	struct buddy_core *bc = &p->bc;
+	struct blk b[MAX_BLKS];
+	struct snapshot snap;
+	u64 rnd = rnd_init(5);
+	unsigned int n = 0, i;
+
+	ASSERT(expect_sparse(bc, b, 0), "fresh pool");
+	/* Order 30 itself: the whole pool as one block. */
+	ASSERT_EQ(buddy_core_alloc(bc, 30, 0), 0);
+	EXPECT_EQ(buddy_core_free_units(bc), 0);
+	EXPECT_EQ(buddy_core_largest_order(bc), -ENOMEM);
+	take_snapshot(&snap, p);
+	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(buddy_core_alloc(bc, 31, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, 0, 29), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, 1ULL << 29, 29), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, (1ULL << 30) - 1, 0), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, 0, 31), -EINVAL);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	ASSERT_EQ(buddy_core_free(bc, 0, 30), 0);
+	EXPECT_EQ(buddy_core_free(bc, 0, 30), -EINVAL);
+	ASSERT(expect_sparse(bc, b, 0), "after freeing the whole pool");
+
+	for (i = 0; i < ARRAY_SIZE(orders); i++)
+		if (!big_alloc(bc, b, &n, orders[i]))
+			return false;
+	/* Errors against live blocks change nothing. */
+	take_snapshot(&snap, p);
+	for (i = 0; i < n; i++) {
+		if (b[i].order) {
+			EXPECT_EQ(buddy_core_free(bc, b[i].off + 1, 0), -EINVAL);
+			EXPECT_EQ(buddy_core_free(bc, b[i].off, b[i].order - 1), -EINVAL);
+		}
+		EXPECT_EQ(buddy_core_free(bc, b[i].off, b[i].order + 1), -EINVAL);
+		EXPECT_EQ(buddy_core_free(bc, b[i].off + (1ULL << 30), b[i].order),
+			  -EINVAL);
+	}
+	EXPECT_EQ(buddy_core_alloc(bc, 30, 0), -ENOMEM);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	if (!slow_check(bc))
+		return false;
+	return big_free_all(bc, b, &n, &rnd);
+}
+
+/* 2^30 units, a 2 GiB tree: order 30 itself, then a mix of orders. */
+static bool max_order30_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 30))
+		max_order30_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+static bool max_order32_body(struct pool *p)
+{
+	const u64 half = 1ULL << 31, units = 1ULL << 32;
+	struct buddy_core *bc = &p->bc;
+	struct blk b[MAX_BLKS];
+	u64 rnd = rnd_init(6), end = 0;
+	struct snapshot snap;
+	unsigned int n = 0, i;
+	int order;
+
+	ASSERT_EQ(buddy_core_alloc(bc, 32, 0), 0);
+	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+	ASSERT_EQ(buddy_core_free(bc, 0, 32), 0);
+
+	/* Two halves: whatever the policy, the second starts at 2^31. */
+	ASSERT_EQ(buddy_core_alloc(bc, 31, 0), 0);
+	ASSERT_EQ(buddy_core_alloc(bc, 31, 0), (s64)half);
+	EXPECT_EQ(buddy_core_free_units(bc), 0);
+	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(buddy_core_alloc(bc, 33, 0), -EINVAL);
+	/* 2^31 sign-extended from 32 bits, or with bit 32 set: both refused. */
+	take_snapshot(&snap, p);
+	EXPECT_EQ(buddy_core_free(bc, (u64)(s64)INT32_MIN, 31), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, half + units, 31), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, half, 30), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, half, 32), -EINVAL);
+	EXPECT_EQ(buddy_core_free(bc, units, 0), -EINVAL);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	ASSERT_EQ(buddy_core_free(bc, half, 31), 0);
+	EXPECT_EQ(buddy_core_free(bc, half, 31), -EINVAL);
+	EXPECT_EQ(buddy_core_free_units(bc), half);
+	EXPECT_EQ(buddy_core_largest_order(bc), 31);
+	b[n++] = (struct blk){ 0, 31 };
+	ASSERT(expect_sparse(bc, b, n), "one half live");
+
+	/* Fill the upper half with orders 30..0 and one more unit. */
+	for (order = 30; order >= -1; order--)
+		if (!big_alloc(bc, b, &n, order < 0 ? 0 : order))
+			return false;
+	for (i = 0; i < n; i++) {
+		EXPECT(!i || b[i].off >= half, "upper-half block %" PRIu64 " below 2^31",
+		       b[i].off);
+		if (b[i].off + (1ULL << b[i].order) > end)
+			end = b[i].off + (1ULL << b[i].order);
+	}
+	EXPECT_EQ(end, units);
+	EXPECT_EQ(buddy_core_free_units(bc), 0);
+	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+	/* The last unit is the only free one: it must come back exactly. */
+	ASSERT_EQ(buddy_core_free(bc, units - 1, 0), 0);
+	EXPECT_EQ(buddy_core_largest_order(bc), 0);
+	ASSERT_EQ(buddy_core_alloc(bc, 0, 0), (s64)(units - 1));
+	printf("    # second half at %" PRIu64 ", last unit at %" PRIu64 "\n",
+	       half, units - 1);
+	return big_free_all(bc, b, &n, &rnd);
+}
+
+/*
+ * 2^32 units, an 8 GiB tree, offsets past 2^31 (seed defect 6).  The
+ * O(pool) buddy_core_check() would take 10-20 s here; the O(live) model of
+ * the free lists checks every step instead.
+ *
+ * The cost is the kernel faulting in 8 GiB for buddy_core_init(): 1-2 s on
+ * an idle 2-core host, 50 s on a busy one, in every variant that runs it.
+ * To keep "make test" within a minute only one variant runs it, and the
+ * sanitized one sees the most.  UBSan catches a 32-bit shift or sign
+ * extension on these offsets even when the result comes out right, and only
+ * a pool past 2^31 units has such offsets.  ASan adds little time here
+ * (9 GiB peak with its shadow).  The plain and -funsigned-char builds of
+ * buddy_core.c are the same machine code (see slow_check()) and check the
+ * same things, minus UB.  BUDDY_ORDER32=0 or 1 overrides.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define ORDER32_DEFAULT		true
+#else
+#define ORDER32_DEFAULT		false
+#endif
+
+static bool max_order32_test(void)
+{
+	struct pool p;
+
+	if (pool_init(&p, 32))
+		max_order32_body(&p);
+	pool_release(&p);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+
+struct test_case {
+	const char *name;
+	bool (*fn)(void);
+};
+
+#define TEST(fn) { #fn, fn }
+
+static const struct test_case tests[] = {
+	TEST(build_variant_test),
+	TEST(node_type_signed_test),
+	TEST(meta_size_test),
+	TEST(init_invalid_test),
+	TEST(alloc_errors_test),
+	TEST(free_errors_test),
+	TEST(order_for_test),
+	TEST(meta_bounds_test),
+	TEST(coalesce_test),
+	TEST(best_fit_test),
+	TEST(check_detects_test),
+	TEST(fill_drain_test),
+	TEST(random_checked_test),
+	TEST(random_model_test),
+	TEST(max_order30_test),
+	TEST(max_order32_test),
+};
+
+static u64 parse_u64(const char *s, const char *what)
+{
+	char *end;
+	u64 v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || !*s || *end) {
+		fprintf(stderr, "core_test: bad %s '%s'\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int i, passed = 0, failed = 0;
+	const char *env, *only;
+
+	/* Line-buffered, so a crash still shows the last test that ran. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [seed]\n", argv[0]);
+		return 2;
+	}
+	env = getenv("BUDDY_SEED");
+	if (argc == 2)
+		seed = parse_u64(argv[1], "seed");
+	else if (env && *env)
+		seed = parse_u64(env, "BUDDY_SEED");
+	else
+		seed = (u64)time(NULL) * 1000003 ^ (u64)getpid();
+	env = getenv("BUDDY_OPS");
+	if (env && *env)
+		model_ops = parse_u64(env, "BUDDY_OPS");
+	printf("# seed %" PRIu64 " (replay: core_test %" PRIu64 ")\n", seed, seed);
+
+	only = getenv("BUDDY_ONLY");
+	for (i = 0; i < ARRAY_SIZE(tests); i++) {
+		double t = now();
+
+		if (only && !strstr(tests[i].name, only))
+			continue;
+		/* Not part of this variant at all: see max_order32_test(). */
+		if (tests[i].fn == max_order32_test &&
+		    !enabled("BUDDY_ORDER32", ORDER32_DEFAULT))
+			continue;
+		test_errors = 0;
+		tests[i].fn();
+		t = now() - t;
+		if (t >= 0.1)
+			printf("    # %.1f s\n", t);
+		if (test_errors > 8)
+			printf("    # %u failed checks in all\n", test_errors);
+		printf("%s %u %s\n", test_errors ? "not ok" : "ok", i + 1, tests[i].name);
+		if (test_errors)
+			failed++;
+		else
+			passed++;
+	}
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
