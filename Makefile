@@ -15,6 +15,7 @@
 #   make uml             just build the cached UML kernel and buddy.ko for it
 #   make bench-kernel    in UML: buddy_core against gpu_buddy, gen_pool, alloc_pages
 #   make bench-ioctl     in UML: single ioctls against batches
+#   make bench-core      userspace: instructions/op (callgrind), ns/op, fragmentation
 #   make check-qemu      end to end on Debian's own 6.12 kernel under qemu (default
 #                        pool, then 256 MiB reserved at boot) + Debian header builds
 #   make check-debug     KUnit and end to end on the sanitizer UML kernel
@@ -94,3 +95,12 @@ check-debug: deps
 
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1
+
+# Userspace benchmark of buddy_core (tools/bench_core.c): instructions per op
+# under callgrind, ns/op, metadata and fragmentation; docs/PERFORMANCE.md.
+# BENCH_CORE_ARGS are its name=value parameters, for a smoke run:
+#   make bench-core BENCH_CORE_ARGS="order=14 ops=20000 w3_ops=2000 sweep_ops=2000 sweep_max=14 reps=1"
+BENCH_CORE_ARGS ?=
+.PHONY: bench-core
+bench-core:
+	$(MAKE) -C tools bench-core BENCH_CORE_ARGS="$(BENCH_CORE_ARGS)"
