@@ -466,6 +466,15 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	} else if (!access_ok(uarg, usize)) {
 		return -EFAULT;
 	}
+	/*
+	 * Make sure the result can be written back before doing anything:
+	 * rewrite what was read (zeros for a read-only command).  Only a
+	 * racing munmap or mprotect can make the final copy fail after this;
+	 * complete() then undoes what it can.
+	 */
+	if ((_IOC_DIR(ucmd) & _IOC_READ) &&
+	    copy_to_user(uarg, kdata, min(usize, ksize)))
+		return -EFAULT;
 
 	ret = desc->handler(file->private_data, kdata);
 	if (ret)
@@ -517,7 +526,11 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 offset;
 	int ret;
 
-	if (!(vma->vm_flags & VM_SHARED) ||
+	/*
+	 * VM_MAYSHARE, not VM_SHARED: the kernel clears VM_SHARED on a shared
+	 * mapping of a file opened read-only, which is still no copy.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE) ||
 	    vma->vm_pgoff >= pool.size >> PAGE_SHIFT)
 		return -EINVAL;
 	offset = (u64)vma->vm_pgoff << PAGE_SHIFT;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,16 @@ unsigned int e2e_passed, e2e_failed;
 static __u64 seed, rng;
 
 /*
+ * A forked child counts only its own checks, so that e2e_child_send() does
+ * not hand the parent's counts back to it a second time.
+ */
+static void e2e_child_reset(void)
+{
+	e2e_passed = 0;
+	e2e_failed = 0;
+}
+
+/*
  * Line-buffered output, so that a child's lines and the parent's keep their
  * order; the seed comes from BUDDY_SEED or argv[1], else the clock.
  */
@@ -29,6 +40,7 @@ void e2e_init(int argc, char **argv)
 	const char *s = getenv("BUDDY_SEED");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	pthread_atfork(NULL, NULL, e2e_child_reset);
 	if (argc > 1)
 		s = argv[1];
 	if (s && *s)

@@ -33,7 +33,10 @@ bool e2e_check(bool cond, const char *fmt, ...)
 void e2e_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int e2e_done(void);
 
-/* Counters of a forked child, added to the parent's through a pipe. */
+/*
+ * Counters of a forked child, added to the parent's through a pipe.  A child
+ * of fork() starts from zero (e2e_init() arranges it).
+ */
 void e2e_child_send(int wfd);
 void e2e_child_collect(int rfd);
 

@@ -7,16 +7,23 @@
 # summing every program's checks.  Exits non-zero on any failure.  (The UML
 # console ends lines with CR LF; the CRs are dropped.)
 #
-#   tests/run-e2e.sh [--seed N] [--params "k=v ..."]... [PROGRAM...]
+#   tests/run-e2e.sh [--seed N] [--params "k=v ..."]... [--config FRAGMENT]
+#                    [PROGRAM...]
 #
-#   --seed N        seed for the randomised tests (default: a new one, logged)
-#   --params "..."  a parameter set to run under (repeatable; default: the
-#                   module's defaults, pool_size=1048576, unit_size=1024)
-#   PROGRAM         e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
-#                   (default: all; e2e_params runs once, with the defaults)
+#   --seed N          seed for the randomised tests (default: a new one, logged)
+#   --params "..."    a parameter set to run under (repeatable; default: the
+#                     module's defaults, pool_size=1048576, unit_size=1024, and
+#                     for e2e_mmap also unit_size=64 pool_size=65536)
+#   --config FRAGMENT UML config fragment for scripts/uml-run.sh (e.g.
+#                     scripts/configs/uml-debug.config: KASAN, UBSAN, lockdep,
+#                     kmemleak; its first build takes a while)
+#   PROGRAM           e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
+#                     e2e_mmap e2e_batch e2e_quota (default: all; e2e_params
+#                     runs once, with the defaults)
 #
 # A program that prints no summary, or a boot that uml-run.sh fails (insmod,
-# rmmod, a warning in the kernel log), counts as one more failure.  Each
+# rmmod, a warning or sanitizer report in the kernel log, a leak), counts as
+# one more failure, also when some of the program's checks failed.  Each
 # program's own summary is shown as "# PROGRAM [PARAMS]: N passed, N failed",
 # so that the last line is the only bare one.
 set -uo pipefail
@@ -24,20 +31,34 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build/tests
 seed=""
+config=""
 param_sets=()
 progs=()
-all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params)
+all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params e2e_mmap
+	   e2e_batch e2e_quota)
+# Sets a program runs under too when --params is not given.
+declare -A extra_sets=([e2e_mmap]="unit_size=64 pool_size=65536")
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seed) seed=$2; shift 2 ;;
 	--params) param_sets+=("$2"); shift 2 ;;
-	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--config) config=$2; shift 2 ;;
+	-h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run-e2e: unknown option $1" >&2; exit 2 ;;
 	*) progs+=("$1"); shift ;;
 	esac
 done
-[ ${#param_sets[@]} -gt 0 ] || param_sets=("" "pool_size=1048576" "unit_size=1024")
+default_sets=0
+if [ ${#param_sets[@]} = 0 ]; then
+	param_sets=("" "pool_size=1048576" "unit_size=1024")
+	default_sets=1
+fi
+uml_args=()
+if [ -n "$config" ]; then
+	[ -f "$config" ] || { echo "run-e2e: $config: no such config fragment" >&2; exit 2; }
+	uml_args=(--config "$(cd "$(dirname "$config")" && pwd)/$(basename "$config")")
+fi
 [ ${#progs[@]} -gt 0 ] || progs=("${all_progs[@]}")
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 
@@ -49,7 +70,7 @@ if ! make -s -C "$repo/tests" OUT="$out"; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-echo "# run-e2e: seed $seed (replay: tests/run-e2e.sh --seed $seed)"
+echo "# run-e2e: seed $seed (replay: tests/run-e2e.sh --seed $seed${config:+ --config $config})"
 
 # run PARAMS PROGRAM: one UML boot; adds to passed/failed.
 run() {
@@ -57,21 +78,27 @@ run() {
 	label="$prog [${params:-defaults}]"
 	log=$(mktemp /tmp/buddy-e2e.XXXXXX)
 	echo "# === $label"
-	"$repo"/scripts/uml-run.sh --params "$params" --timeout 300 -- \
+	"$repo"/scripts/uml-run.sh "${uml_args[@]}" --params "$params" --timeout 300 -- \
 		"$out/$prog" "$seed" 2>&1 | tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	# insmod, rmmod, a kernel warning or sanitizer report, a leak
+	why=$(grep -m1 '^uml-run: ' "$log" | sed 's/; kernel log:$//')
 	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
 	rm -f "$log"
 	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)"
+		echo "not ok - $label: no summary line (status $rc)${why:+: $why}"
 		failed=$((failed + 1))
 		return
 	fi
 	read -r p _ f _ <<<"$summary"
 	passed=$((passed + p))
 	failed=$((failed + f))
-	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+	# Counted even when checks failed too: a sanitizer report is news.
+	if [ -n "$why" ]; then
+		echo "not ok - $label: $why"
+		failed=$((failed + 1))
+	elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "not ok - $label: uml-run.sh failed (status $rc) though every check passed"
 		failed=$((failed + 1))
 	fi
@@ -87,7 +114,11 @@ for prog in "${progs[@]}"; do
 		run "" "$prog"
 		continue
 	fi
-	for params in "${param_sets[@]}"; do
+	sets=("${param_sets[@]}")
+	if [ "$default_sets" = 1 ] && [ -n "${extra_sets[$prog]:-}" ]; then
+		sets+=("${extra_sets[$prog]}")
+	fi
+	for params in "${sets[@]}"; do
 		run "$params" "$prog"
 	done
 done
