@@ -19,7 +19,8 @@ kind=${1:?usage: $0 um KBUILD | headers KDIR [make args]}
 kdir=${2:?usage: $0 um KBUILD | headers KDIR [make args]}
 shift 2
 
-out=$cache/mod/$(basename "$kdir")
+# One directory per kernel and per checkout: two clones never share links.
+out=$cache/mod/$(basename "$kdir")-$(echo "$repo" | sha256sum | cut -c1-8)
 mkdir -p "$out"
 # Mirror the sources; drop links to files that no longer exist.
 (cd "$repo" && cp -rsf "$repo"/Kbuild "$repo"/*.[ch] "$repo"/kunit "$repo"/include \

@@ -159,7 +159,8 @@ mkdir -p "$stage$PWD"
 # at a time there.  Kbuild's no-op run against Debian's headers takes seconds,
 # so it is skipped while buddy.ko is newer than every source.
 mkdir -p "$cache/mod"
-moddir=$cache/mod/$(basename "$kdir")
+# As build-module.sh names it: per kernel and per checkout.
+moddir=$cache/mod/$(basename "$kdir")-$(echo "$repo" | sha256sum | cut -c1-8)
 exec 8>"$cache/mod/.$(basename "$kdir").lock"
 flock 8
 if [ ! -f "$moddir/buddy.ko" ] || [ -n "$(find "$repo"/Kbuild "$repo"/*.[ch] \
