@@ -91,7 +91,7 @@ check-qemu:
 # and fault injection built in (a second cached kernel, built on first use).
 .PHONY: check-debug
 check-debug: deps
-	scripts/check.sh debug-kunit debug-e2e
+	scripts/check.sh debug-kunit debug-e2e debug-extra
 
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1
@@ -104,3 +104,21 @@ BENCH_CORE_ARGS ?=
 .PHONY: bench-core
 bench-core:
 	$(MAKE) -C tools bench-core BENCH_CORE_ARGS="$(BENCH_CORE_ARGS)"
+
+# SMP stress on Debian's 6.12 in qemu (-smp 2): tools/smp_stress.c, processes
+# and threads allocating, mapping, stamping and freeing at once, with the
+# default pool and a 256 MiB pool reserved at boot (scripts/smp-stress.sh).
+# STRESS_ARGS for the script, e.g. "--seconds 10 --seed 1 default".
+STRESS_ARGS ?=
+.PHONY: stress
+stress:
+	scripts/smp-stress.sh $(STRESS_ARGS)
+
+# libFuzzer on the core (fuzz/core_fuzz.c, clang, ASan+UBSan) from the seed
+# corpus fuzz/corpus, copied into build/fuzz/corpus: FUZZ_SECONDS of fuzzing,
+# or FUZZ_RUNS executions when set.  A failing input lands in build/fuzz/.
+FUZZ_SECONDS ?= 10
+FUZZ_RUNS ?=
+.PHONY: fuzz
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS)

@@ -384,8 +384,9 @@ static int buddy_ioc_batch(struct buddy_file *bf, void *data)
 				return ret;
 			known = ret;
 		}
-		/* Make sure the result can be reported before acting on it. */
-		if (put_user(-EINPROGRESS, &uop->result))
+		/* Make sure the whole op can be written back before acting. */
+		op.result = -EINPROGRESS;
+		if (copy_to_user(uop, &op, sizeof(op)))
 			return -EFAULT;
 
 		op.result = batch_run_op(bf, &op, known, &allocated);
@@ -473,7 +474,8 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	 * complete() then undoes what it can.
 	 */
 	if ((_IOC_DIR(ucmd) & _IOC_READ) &&
-	    copy_to_user(uarg, kdata, min(usize, ksize)))
+	    (copy_to_user(uarg, kdata, min(usize, ksize)) ||
+	     (usize > ksize && clear_user(uarg + ksize, usize - ksize))))
 		return -EFAULT;
 
 	ret = desc->handler(file->private_data, kdata);

@@ -8,8 +8,9 @@
 #             -funsigned-char, pools too large for UML)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
-#   debug-kunit, debug-e2e (make check-debug, not in the default set)
-#             KUnit and end to end on the sanitizer kernel
+#   debug-kunit, debug-e2e, debug-extra (make check-debug)
+#             KUnit, end to end, fault injection of every allocation one at
+#             a time, and the ioctl fuzzer, on the sanitizer kernel
 #             (scripts/configs/uml-debug.config)
 #   qemu      the end-to-end tests on Debian's own 6.12 kernel under qemu,
 #             default pool and a 256 MiB pool reserved at boot, plus builds
@@ -73,6 +74,7 @@ for stage in "${stages[@]}"; do
 		run_stage debug-kunit "$kunit" scripts/kunit.sh --config scripts/configs/uml-debug.config ;;
 	debug-e2e)
 		run_stage debug-e2e "$plain" tests/run-e2e.sh --config scripts/configs/uml-debug.config ;;
+	debug-extra) run_stage debug-extra "$plain" scripts/check-debug-extra.sh ;;
 	*) echo "check: unknown stage $stage" >&2; exit 2 ;;
 	esac
 done

@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The sanitizer-kernel tests of the "Hardening" issue, each program in a boot
+# of its own of the debug UML kernel (scripts/configs/uml-debug.config: KASAN,
+# UBSAN, lockdep, kmemleak, failslab, fail_page_alloc):
+#
+#   fault_inject  every allocation of the load (finit_module, so the boot is
+#                 uml-run.sh --no-insmod), of open, ALLOC, FREE, BATCH, mmap
+#                 and close failed one at a time through fail-nth; then
+#                 kmemleak scans after the program unloaded the module
+#   ioctl_fuzz    the random ioctl/mmap fuzzer, checked against its model
+#
+#   scripts/check-debug-extra.sh [--seconds S] [--seed N]
+#                                [--fi-params "k=v ..."]... [--fuzz-params "k=v ..."]...
+#                                [fault_inject | ioctl_fuzz]...
+#
+#   --seconds S        the fuzzer's run time per parameter set (default 60)
+#   --seed N           the fuzzer's seed (default: a new one, printed)
+#   --fi-params "..."  a parameter set for fault_inject (repeatable; default
+#                      the module's defaults and unit_size=64, whose metadata
+#                      is above a page: kvmalloc's vmalloc fallback)
+#   --fuzz-params "..."  a parameter set for the fuzzer (repeatable; default
+#                      the module's defaults)
+#
+# uml-run.sh fails a boot whose kernel log has a warning or a sanitizer
+# report, or where kmemleak finds a leak: that counts as one more failure.
+# Each program's summary shows as "# PROGRAM [PARAMS]: N passed, N failed";
+# the last line, "N passed, N failed", sums them.  Exit status non-zero on
+# any failure.  (The UML console ends lines with CR LF; the CRs are dropped.)
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=$repo/build/debug-extra
+config=$repo/scripts/configs/uml-debug.config
+seconds=60
+seed=""
+fi_sets=()
+fuzz_sets=()
+progs=()
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--seconds) seconds=$2; shift 2 ;;
+	--seed) seed=$2; shift 2 ;;
+	--fi-params) fi_sets+=("$2"); shift 2 ;;
+	--fuzz-params) fuzz_sets+=("$2"); shift 2 ;;
+	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "check-debug-extra: unknown option $1" >&2; exit 2 ;;
+	fault_inject|ioctl_fuzz) progs+=("$1"); shift ;;
+	*) echo "check-debug-extra: unknown program $1" >&2; exit 2 ;;
+	esac
+done
+[ ${#fi_sets[@]} -gt 0 ] || fi_sets=("" "unit_size=64")
+[ ${#fuzz_sets[@]} -gt 0 ] || fuzz_sets=("")
+[ ${#progs[@]} -gt 0 ] || progs=(fault_inject ioctl_fuzz)
+[ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+
+passed=0
+failed=0
+
+# tests/Makefile's pattern rule builds any tests/NAME.c with e2e.o.
+if ! make -s -C "$repo/tests" OUT="$out" "$out/fault_inject" "$out/ioctl_fuzz"; then
+	echo "# check-debug-extra: building the programs failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# run LABEL UML-RUN-OPTIONS... -- PROGRAM ARGS...: one boot; adds up.
+run() {
+	local label=$1 log rc summary p f start
+	shift
+	log=$(mktemp /tmp/buddy-debug-extra.XXXXXX)
+	echo "# === $label"
+	start=$SECONDS
+	"$repo"/scripts/uml-run.sh --config "$config" "$@" 2>&1 | tr -d '\r' >"$log"
+	rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
+	rm -f "$log"
+	echo "# $label: $((SECONDS - start)) s"
+	if [ -z "$summary" ]; then
+		echo "not ok - $label: no summary line (status $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	read -r p _ f _ <<<"$summary"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - $label: uml-run.sh failed (status $rc) though every check passed"
+		failed=$((failed + 1))
+	fi
+}
+
+for prog in "${progs[@]}"; do
+	case "$prog" in
+	fault_inject)
+		# Every injected fault logs a stack trace: keep the whole log.
+		for params in "${fi_sets[@]}"; do
+			run "fault_inject [${params:-defaults}]" --no-insmod \
+				--params "$params" --cmdline log_buf_len=8M \
+				--timeout 900 -- "$out/fault_inject"
+		done
+		;;
+	ioctl_fuzz)
+		for params in "${fuzz_sets[@]}"; do
+			run "ioctl_fuzz [${params:-defaults}]" --params "$params" \
+				--timeout $((${seconds%.*} + 300)) -- \
+				"$out/ioctl_fuzz" --seconds "$seconds" --seed "$seed"
+		done
+		;;
+	esac
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,1874 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl_fuzz: a bounded random fuzzer of /dev/buddy's ioctls and mmap,
+ * checked against a model of what every open file owns.
+ *
+ * Each step picks at random: ALLOC, FREE, INFO, BATCH (random op arrays,
+ * op_size, flags), a random command number (right or wrong magic, random
+ * nr, direction and _IOC_SIZE 0..256), any of those with the argument in
+ * bad memory (NULL, a kernel address, an unmapped page, a read-only page,
+ * or straddling into one), mmap (random offsets: a block's start, inside
+ * one, another file's, free, out of range, misaligned; random lengths,
+ * prot and flags), munmap (whole, or a piece, which splits the VMA),
+ * mremap (grow must fail, shrink, move), close, open (read-write or
+ * read-only), dup, fork (the child works on the shared files and
+ * mappings and undoes what it did), and max_bytes_per_file changes.
+ *
+ * The model knows every live block (offset, size, owning open file
+ * description, mappings), so it predicts each result: a failure must be
+ * the right errno, a success must give a block that is aligned, in the
+ * pool and free in the model; ENOMEM is accepted only when the model has no
+ * free aligned block of that size.  A block reads zero the first time it
+ * is mapped.  Periodically and at the end INFO (free_bytes, largest_free),
+ * debugfs stats and the consistency checks of tests/e2e.h must agree with
+ * the model; after closing everything the pool must be whole with
+ * live_blocks 0.
+ *
+ *   ioctl_fuzz [--seconds S] [--iters N] [--seed N] [--verbose]
+ *
+ * Before the random steps, two fixed BATCH cases that once failed with
+ * -EFAULT after an op took effect.
+ *
+ * Defaults: 60 s, 10 million steps, a seed from the clock (printed; replay
+ * with --seed).  Prints the count of each kind of step and ends with
+ * "N passed, N failed" (checks; every predicted result counts as one,
+ * silently unless it fails).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "e2e.h"
+
+#define NSLOTS		6
+#define MAX_FILES	48
+#define MAX_VMAS	64
+#define OP_SIZE		((unsigned int)sizeof(struct buddy_batch_op))	/* 40 */
+#define MAX_OPS		160
+#define SENTINEL	0x5a5a5a5a
+#define QUOTA_PARAM	"/sys/module/buddy/parameters/max_bytes_per_file"
+
+static struct buddy_info info;
+static long psz;
+static unsigned int unit_shift, max_order;
+static __u64 nunits;
+static bool verbose;
+static unsigned long mismatches_shown;
+
+/* ---------------------------------------------------------------------- */
+/* checks: every prediction is a check, printed only when it fails */
+
+static void pass(void)
+{
+	e2e_passed++;
+}
+
+static unsigned long step;
+
+static bool expect(bool cond, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static bool expect(bool cond, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (cond) {
+		pass();
+		return true;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Past a few dozen the rest would say nothing new. */
+	if (mismatches_shown++ < 60)
+		e2e_check(false, "step %lu: %s", step, msg);
+	else
+		e2e_failed++;
+	return false;
+}
+
+static __u64 rnd(__u64 n)
+{
+	return n ? e2e_rand() % n : 0;
+}
+
+static bool chance(unsigned int percent)
+{
+	return rnd(100) < percent;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step statistics */
+
+enum kind {
+	K_ALLOC, K_FREE, K_INFO, K_BATCH, K_BADCMD, K_SIZED, K_BADPTR, K_MMAP,
+	K_MUNMAP, K_MREMAP, K_CLOSE, K_OPEN, K_DUP, K_FORK, K_QUOTA, K_CHECK,
+	K_NR
+};
+
+static const char *const kind_name[K_NR] = {
+	"ALLOC", "FREE", "INFO", "BATCH", "bad command", "struct size",
+	"bad pointer", "mmap", "munmap", "mremap", "close", "open", "dup",
+	"fork", "quota", "full check",
+};
+
+static struct {
+	unsigned long calls, ok, err;
+} kstat[K_NR];
+static unsigned long batch_ops_run, recovered, zero_checked;
+
+static void count(enum kind k, int ret)
+{
+	kstat[k].calls++;
+	if (ret >= 0)
+		kstat[k].ok++;
+	else
+		kstat[k].err++;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the model */
+
+struct mfile {
+	bool used;
+	bool rdonly;
+	int slots;		/* descriptors in slots[] */
+	int vmas;		/* mappings: each holds the file */
+	__u64 bytes;
+};
+
+struct mvma {
+	bool used;
+	char *addr;
+	size_t len;
+	int file;
+	__u64 boff;		/* the block's offset */
+	int prot;
+};
+
+static struct mfile files[MAX_FILES];
+static struct {
+	int fd;
+	int file;
+} slots[NSLOTS];
+static struct mvma vmas[MAX_VMAS];
+
+/* Per unit: owning file + 1 (0: free); at a block's first unit, its order + 1. */
+static unsigned char *owner, *start;
+static bool *mapped_once;
+static __u64 used_bytes, live_blocks;
+static __u64 quota;
+
+static __u64 bsize(unsigned int order)
+{
+	return (__u64)info.unit_size << order;
+}
+
+static unsigned int order_for(__u64 size)
+{
+	__u64 u = (size + info.unit_size - 1) >> unit_shift;
+	unsigned int o = 0;
+
+	while ((1ULL << o) < u)
+		o++;
+	return o;
+}
+
+static bool window_free(__u64 off, __u64 size)
+{
+	__u64 u, first = off >> unit_shift, n = size >> unit_shift;
+
+	for (u = first; u < first + n; u++)
+		if (owner[u])
+			return false;
+	return true;
+}
+
+static bool any_free_window(__u64 size)
+{
+	__u64 off;
+
+	for (off = 0; off + size <= info.pool_size; off += size)
+		if (window_free(off, size))
+			return true;
+	return false;
+}
+
+static __u64 model_largest(void)
+{
+	int o;
+
+	for (o = max_order; o >= 0; o--)
+		if (any_free_window(bsize(o)))
+			return bsize(o);
+	return 0;
+}
+
+/* The block of @file starting at @off, as its order + 1, else 0. */
+static unsigned int block_at(int file, __u64 off)
+{
+	__u64 u;
+
+	if (off >= info.pool_size || off & (info.unit_size - 1))
+		return 0;
+	u = off >> unit_shift;
+	if (!start[u] || owner[u] != file + 1)
+		return 0;
+	return start[u];
+}
+
+static bool block_mapped(int file, __u64 off)
+{
+	int i;
+
+	for (i = 0; i < MAX_VMAS; i++)
+		if (vmas[i].used && vmas[i].file == file && vmas[i].boff == off)
+			return true;
+	return false;
+}
+
+static void model_add(int file, __u64 off, __u64 size)
+{
+	__u64 u, first = off >> unit_shift, n = size >> unit_shift;
+
+	for (u = first; u < first + n; u++)
+		owner[u] = file + 1;
+	start[first] = order_for(size) + 1;
+	mapped_once[first] = false;
+	files[file].bytes += size;
+	used_bytes += size;
+	live_blocks++;
+}
+
+static void model_del(__u64 off)
+{
+	__u64 u, first = off >> unit_shift, size = bsize(start[first] - 1);
+	int file = owner[first] - 1;
+
+	for (u = first; u < first + (size >> unit_shift); u++)
+		owner[u] = 0;
+	start[first] = 0;
+	files[file].bytes -= size;
+	used_bytes -= size;
+	live_blocks--;
+}
+
+/* A random block of @file (or of anyone, file -1); UINT64_MAX if none. */
+static __u64 pick_block(int file)
+{
+	__u64 u, from = rnd(nunits), i;
+
+	for (i = 0; i < nunits; i++) {
+		u = (from + i) % nunits;
+		if (start[u] && (file < 0 || owner[u] == file + 1))
+			return u << unit_shift;
+	}
+	return UINT64_MAX;
+}
+
+/* The last reference to an open file went: its blocks come back. */
+static void file_maybe_release(int f)
+{
+	__u64 u;
+
+	if (files[f].slots || files[f].vmas)
+		return;
+	for (u = 0; u < nunits; u++)
+		if (start[u] && owner[u] == f + 1)
+			model_del(u << unit_shift);
+	files[f].used = false;
+}
+
+static int file_new(bool rdonly)
+{
+	int f;
+
+	for (f = 0; f < MAX_FILES; f++) {
+		if (!files[f].used) {
+			memset(&files[f], 0, sizeof(files[f]));
+			files[f].used = true;
+			files[f].rdonly = rdonly;
+			return f;
+		}
+	}
+	return -1;
+}
+
+static int slot_any(void)
+{
+	int i, s = rnd(NSLOTS);
+
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[(s + i) % NSLOTS].fd >= 0)
+			return (s + i) % NSLOTS;
+	return -1;
+}
+
+static void slot_close(int s)
+{
+	int f = slots[s].file;
+
+	close(slots[s].fd);
+	slots[s].fd = -1;
+	files[f].slots--;
+	file_maybe_release(f);
+}
+
+static int slot_open(int s, bool rdonly)
+{
+	int f = file_new(rdonly), fd;
+
+	if (f < 0)
+		return -EMFILE;
+	fd = open(BUDDY_DEV, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		files[f].used = false;
+		return -errno;
+	}
+	slots[s].fd = fd;
+	slots[s].file = f;
+	files[f].slots = 1;
+	return 0;
+}
+
+static struct mvma *vma_new(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_VMAS; i++)
+		if (!vmas[i].used)
+			return &vmas[i];
+	return NULL;
+}
+
+static int vmas_free(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < MAX_VMAS; i++)
+		n += !vmas[i].used;
+	return n;
+}
+
+static void vma_drop(struct mvma *v)
+{
+	int f = v->file;
+
+	v->used = false;
+	files[f].vmas--;
+	file_maybe_release(f);
+}
+
+/* ---------------------------------------------------------------------- */
+/* argument memory */
+
+/*
+ * Arenas: pages RW, RW, RO, NONE.  A pointer has readable and writable
+ * lengths (how far the kernel gets before it faults) and whether
+ * access_ok() passes.
+ */
+enum memkind {
+	M_GOOD, M_RW_RO, M_RO, M_RO_NONE, M_NONE, M_NULL, M_KERNEL, M_NR
+};
+
+static const char *const memkind_name[M_NR] = {
+	"good", "rw|ro straddle", "read-only", "ro|none straddle", "unmapped",
+	"NULL", "kernel address",
+};
+
+struct arena {
+	char *base;		/* 2 RW pages, 1 RO, 1 NONE; RW extends for ops */
+	size_t rw;		/* bytes of RW before the RO page */
+};
+
+static struct arena arg_arena, ops_arena;
+
+struct uptr {
+	char *p;
+	size_t readable, writable;
+	bool access_ok;
+	enum memkind kind;
+};
+
+static void arena_init(struct arena *a, size_t rw_pages)
+{
+	size_t len = (rw_pages + 2) * psz;
+
+	/*
+	 * The PROT_NONE page is never touched: UML's uaccess reads a
+	 * populated PROT_NONE page (its pte_present() is true for them).
+	 */
+	a->base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a->base == MAP_FAILED) {
+		perror("mmap arena");
+		exit(2);
+	}
+	a->rw = rw_pages * psz;
+	mprotect(a->base, a->rw, PROT_READ | PROT_WRITE);
+	memset(a->base, 0, a->rw);
+	mprotect(a->base + a->rw, psz, PROT_READ | PROT_WRITE);
+	memset(a->base + a->rw, 0, psz);
+	mprotect(a->base + a->rw, psz, PROT_READ);
+}
+
+static void arena_ro_writable(struct arena *a, bool w)
+{
+	mprotect(a->base + a->rw, psz, w ? PROT_READ | PROT_WRITE : PROT_READ);
+}
+
+static const uintptr_t kernel_ptrs[] = {
+	0xffff888000000000ULL, 0xffffffff81000000ULL, 0x8000000000000000ULL,
+	(uintptr_t)-4096,
+};
+
+/* A pointer of @kind for @len bytes in @a. */
+static struct uptr place(struct arena *a, enum memkind kind, size_t len)
+{
+	struct uptr u = { .kind = kind, .access_ok = true };
+	char *ro = a->base + a->rw, *none = ro + psz;
+	size_t d;
+
+	switch (kind) {
+	case M_GOOD:
+		u.p = a->base + rnd(8) * 8;
+		u.readable = none - u.p;
+		u.writable = ro - u.p;
+		break;
+	case M_RW_RO:
+		d = len > 1 ? 1 + rnd(len - 1) : 1;
+		u.p = ro - d;
+		u.writable = d;
+		u.readable = d + psz;
+		break;
+	case M_RO:
+		u.p = ro + rnd(8) * 8;
+		u.readable = none - u.p;
+		u.writable = 0;
+		break;
+	case M_RO_NONE:
+		d = len > 1 ? 1 + rnd((len < (size_t)psz ? len : (size_t)psz) - 1) : 1;
+		u.p = none - d;
+		u.readable = d;
+		u.writable = 0;
+		break;
+	case M_NONE:
+		u.p = none + rnd(8) * 8;
+		break;
+	case M_NULL:
+		u.p = NULL;
+		break;
+	default:
+		u.p = (char *)kernel_ptrs[rnd(ARRAY_SIZE(kernel_ptrs))];
+		u.access_ok = false;
+		break;
+	}
+	return u;
+}
+
+/* Whether we can read @len bytes there ourselves (as the kernel can). */
+static bool we_can_read(const struct uptr *u, size_t len)
+{
+	return u->access_ok && u->p && len <= u->readable;
+}
+
+/* Write @len bytes at @u (what we can: the RO page is made writable). */
+static void fill(struct arena *a, const struct uptr *u, const void *src, size_t len)
+{
+	size_t n = len;
+
+	if (u->kind == M_NONE || u->kind == M_NULL || u->kind == M_KERNEL)
+		return;
+	n = len < u->readable ? len : u->readable;
+	arena_ro_writable(a, true);
+	memcpy(u->p, src, n);
+	arena_ro_writable(a, false);
+}
+
+/* ---------------------------------------------------------------------- */
+/* predictions */
+
+/* What one ALLOC does to @file, short of the core: 0 means "the core decides". */
+static int alloc_precheck(int file, __u64 size, __u32 flags, __u32 pad)
+{
+	if (!size || size > info.pool_size || pad || flags)
+		return -EINVAL;
+	if (quota && files[file].bytes + bsize(order_for(size)) > quota)
+		return -EDQUOT;
+	return 0;
+}
+
+static int free_predict(int file, __u64 off, __u32 flags, __u32 pad)
+{
+	if (flags || pad || off >= info.pool_size || off & (info.unit_size - 1))
+		return -EINVAL;
+	if (!block_at(file, off))
+		return -EINVAL;
+	if (block_mapped(file, off))
+		return -EBUSY;
+	return 0;
+}
+
+/* A successful ALLOC's block: check it and add it. */
+static void alloc_learn(int file, __u64 size, __u64 off, __u64 bs, const char *what)
+{
+	__u64 want = bsize(order_for(size));
+
+	if (!expect(bs == want && off % want == 0 && off + want <= info.pool_size &&
+		    window_free(off, want),
+		    "%s: block offset %llu size %llu for %llu bytes: aligned, in the pool, free in the model (want size %llu)",
+		    what, (unsigned long long)off, (unsigned long long)bs,
+		    (unsigned long long)size, (unsigned long long)want))
+		return;
+	model_add(file, off, want);
+}
+
+static void enomem_check(__u64 size, const char *what)
+{
+	__u64 bs = bsize(order_for(size));
+
+	expect(!any_free_window(bs),
+	       "%s: -ENOMEM for %llu bytes though the model has a free aligned %llu-byte block",
+	       what, (unsigned long long)size, (unsigned long long)bs);
+}
+
+/*
+ * An ALLOC succeeded but its offset did not reach us (a short struct):
+ * find the block by freeing each free aligned window of its size.
+ */
+static void recover_block(int s, __u64 size)
+{
+	__u64 bs = bsize(order_for(size)), off;
+
+	for (off = 0; off + bs <= info.pool_size; off += bs) {
+		if (!window_free(off, bs))
+			continue;
+		if (buddy_free(slots[s].fd, off) == 0) {
+			recovered++;
+			pass();
+			return;
+		}
+	}
+	expect(false, "a block allocated through a short struct (%llu bytes) was not found",
+	       (unsigned long long)size);
+}
+
+/* ---------------------------------------------------------------------- */
+/* BATCH */
+
+static const __u64 small_sizes[] = { 1, 64, 100, 4096, 4097, 65536 };
+
+static __u64 rand_size(void)
+{
+	unsigned int o = rnd(max_order + 1), o2 = rnd(max_order + 1);
+	__u64 bs;
+
+	if (chance(3))
+		return chance(50) ? 0 : info.pool_size + rnd(3) * info.unit_size + 1;
+	if (chance(10))
+		return small_sizes[rnd(ARRAY_SIZE(small_sizes))];
+	o = o < o2 ? o : o2;	/* small blocks more often */
+	bs = bsize(o);
+	switch (rnd(4)) {
+	case 0:
+		return bs;
+	case 1:
+		return bs / 2 + 1 > 0 ? bs / 2 + 1 : 1;
+	default:
+		return 1 + rnd(bs);
+	}
+}
+
+/* An offset for FREE or mmap, @file's or not. */
+static __u64 rand_offset(int file, bool page_multiple)
+{
+	__u64 off;
+
+	switch (rnd(10)) {
+	case 0: case 1: case 2: case 3:
+		off = pick_block(file);
+		break;
+	case 4:	/* inside a block */
+		off = pick_block(file);
+		if (off != UINT64_MAX)
+			off += page_multiple ? (__u64)psz : info.unit_size;
+		break;
+	case 5:
+		off = pick_block(-1);
+		break;
+	case 6:
+		off = rnd(info.pool_size / info.unit_size) * info.unit_size;
+		break;
+	case 7:
+		off = info.pool_size + rnd(4) * (__u64)psz;
+		break;
+	case 8:
+		off = page_multiple ? (__u64)psz * (1 + rnd(3)) / 2 + 8 :
+				      rnd(info.pool_size) | 1;
+		break;
+	default:
+		off = chance(50) ? (1ULL << 62) : UINT64_MAX - psz + 1;
+		break;
+	}
+	if (off == UINT64_MAX)
+		off = 0;
+	if (page_multiple && rnd(10) != 8)
+		off &= ~((__u64)psz - 1);
+	return off;
+}
+
+static void rand_op(int file, struct buddy_batch_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	if (chance(55)) {
+		op->op = BUDDY_BATCH_ALLOC;
+		op->size = rand_size();
+	} else if (chance(93)) {
+		op->op = BUDDY_BATCH_FREE;
+		op->offset = rand_offset(file, false);
+	} else {
+		op->op = rnd(6);
+		op->size = rand_size();
+	}
+	if (chance(3))
+		op->flags = 1U << rnd(32);
+	if (chance(3))
+		op->pad = 1 + rnd(100);
+	if (op->op == BUDDY_BATCH_FREE && chance(3))
+		op->size = 1;
+	if (op->op == BUDDY_BATCH_FREE && chance(2))
+		op->block_size = 4096;
+	op->result = SENTINEL;
+}
+
+struct batch_case {
+	struct uptr ops;	/* where the ops array is */
+	unsigned int nops;	/* ops written there */
+	unsigned int op_size;
+	struct buddy_batch_op op[MAX_OPS];
+	bool tail_nonzero[MAX_OPS];
+	unsigned int tail_pos[MAX_OPS];	/* where, past OP_SIZE */
+};
+
+/* Lay the ops out with @op_size strides; tails zero unless marked. */
+static void batch_write(struct batch_case *bc)
+{
+	static unsigned char buf[MAX_OPS * 2 * 4096 / 8];
+	size_t len = (size_t)bc->nops * bc->op_size, i;
+
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	memset(buf, 0, len);
+	for (i = 0; i < bc->nops && (i + 1) * bc->op_size <= len; i++) {
+		memcpy(buf + i * bc->op_size, &bc->op[i],
+		       bc->op_size < OP_SIZE ? bc->op_size : OP_SIZE);
+		if (bc->op_size > OP_SIZE && bc->tail_nonzero[i])
+			buf[i * bc->op_size + OP_SIZE + bc->tail_pos[i]] = 0x77;
+	}
+	fill(&ops_arena, &bc->ops, buf, len);
+}
+
+static void batch_read(struct batch_case *bc, unsigned int i, struct buddy_batch_op *op)
+{
+	memcpy(op, bc->ops.p + (size_t)i * bc->op_size, OP_SIZE);
+}
+
+static bool batch_header_bad(const struct buddy_batch *hdr)
+{
+	return hdr->flags || hdr->done || hdr->count > BUDDY_BATCH_MAX ||
+	       hdr->op_size < OP_SIZE || hdr->op_size > (unsigned int)psz;
+}
+
+/* Whether the kernel wrote any op's result. */
+static bool batch_touched(struct batch_case *bc)
+{
+	struct buddy_batch_op got;
+	unsigned int i;
+
+	if (bc->op_size < OP_SIZE)
+		return false;
+	for (i = 0; i < bc->nops; i++) {
+		if (!we_can_read(&bc->ops, ((size_t)i + 1) * bc->op_size))
+			break;
+		batch_read(bc, i, &got);
+		if (got.result != SENTINEL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * After a BATCH with header @hdr (as the kernel saw it) returned @ret:
+ * replay the kernel's loop against the model, taking each ALLOC's outcome
+ * (success or -ENOMEM) from the op's result.  Returns what the handler
+ * should have returned, and sets *@done.
+ */
+static int batch_replay(int s, const struct buddy_batch *hdr, struct batch_case *bc,
+			unsigned int *done, const char *what)
+{
+	int file = slots[s].file;
+	unsigned int i;
+
+	if (batch_header_bad(hdr))
+		return -EINVAL;
+	for (i = 0; i < hdr->count; i++) {
+		size_t at = (size_t)i * hdr->op_size;
+		size_t in = hdr->op_size < OP_SIZE ? hdr->op_size : OP_SIZE;
+		struct buddy_batch_op op, got;
+		bool known = !bc->tail_nonzero[i], delivered;
+		int res;
+
+		/* Where the kernel faults: the op, its tail, its result. */
+		*done = i;
+		if (!bc->ops.access_ok || at + in > bc->ops.readable)
+			return -EFAULT;
+		/* The op's tail: a non-zero byte before the fault answers first. */
+		if (hdr->op_size > OP_SIZE && at + hdr->op_size > bc->ops.readable &&
+		    !(i < bc->nops && bc->tail_nonzero[i] &&
+		      at + OP_SIZE + bc->tail_pos[i] < bc->ops.readable))
+			return -EFAULT;
+		if (at + 36 > bc->ops.writable)
+			return -EFAULT;
+		if (i >= bc->nops) {
+			/* Past what we wrote: zeros, an invalid op (op 0). */
+			return expect(false, "%s: batch ran past the ops written", what),
+			       -EFAULT;
+		}
+		op = bc->op[i];
+		delivered = at + OP_SIZE <= bc->ops.writable;
+		batch_read(bc, i, &got);
+		batch_ops_run++;
+		if (op.pad || !known) {
+			res = -EINVAL;
+		} else if (op.op == BUDDY_BATCH_ALLOC) {
+			res = alloc_precheck(file, op.size, op.flags, 0);
+			if (!res) {
+				/* The core decided: the op's result says how. */
+				if (!delivered)
+					return -EFAULT;	/* undone: no change */
+				if (got.result == 0) {
+					alloc_learn(file, op.size, got.offset,
+						    got.block_size, what);
+					pass();
+					continue;
+				}
+				expect(got.result == -ENOMEM,
+				       "%s: op %u ALLOC %llu: result %s, want 0 or -ENOMEM",
+				       what, i, (unsigned long long)op.size,
+				       e2e_err(got.result));
+				enomem_check(op.size, what);
+				*done = i;
+				return 0;
+			}
+		} else if (op.op == BUDDY_BATCH_FREE) {
+			res = op.size || op.block_size ? -EINVAL :
+			      free_predict(file, op.offset, op.flags, 0);
+			if (!res && !delivered) {
+				/*
+				 * uapi: on -EFAULT "the operation in hand is
+				 * not done, or undone".  Free it ourselves: 0
+				 * says the batch had not.
+				 */
+				int again = buddy_free(slots[s].fd, op.offset);
+
+				expect(again == 0, "%s: op %u FREE of %llu took effect though the op could not be written back (-EFAULT): the op in hand should be not done or undone",
+				       what, i, (unsigned long long)op.offset);
+				model_del(op.offset);
+				return -EFAULT;
+			}
+			if (!res)
+				model_del(op.offset);
+		} else {
+			res = -EINVAL;
+		}
+		if (!delivered)
+			return -EFAULT;
+		expect(got.result == res, "%s: op %u (op %u size %llu offset %llu flags %#x pad %u%s): result %s, want %s",
+		       what, i, op.op, (unsigned long long)op.size,
+		       (unsigned long long)op.offset, op.flags, op.pad,
+		       known ? "" : ", tail not zero", e2e_err(got.result),
+		       e2e_err(res));
+		if (res) {
+			*done = i;
+			return 0;
+		}
+	}
+	*done = i;
+	return 0;
+}
+
+/* Results of ops the kernel did not reach must be untouched. */
+static void batch_untouched(struct batch_case *bc, unsigned int from, const char *what)
+{
+	struct buddy_batch_op got;
+	unsigned int i;
+
+	if (bc->op_size < OP_SIZE)
+		return;
+	for (i = from; i < bc->nops; i++) {
+		if (!we_can_read(&bc->ops, ((size_t)i + 1) * bc->op_size))
+			break;
+		batch_read(bc, i, &got);
+		if (!expect(got.result == SENTINEL,
+			    "%s: op %u past the stop at %u has result %s, want untouched",
+			    what, i, from, e2e_err(got.result)))
+			break;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* one ioctl, any command, any struct size, any memory */
+
+static const unsigned int known_cmd[] = {
+	BUDDY_IOC_INFO, BUDDY_IOC_ALLOC, BUDDY_IOC_FREE, BUDDY_IOC_BATCH,
+};
+
+struct ioc_case {
+	int slot;
+	unsigned int cmd;
+	enum memkind mem;
+	unsigned char arg[320];	/* the caller's struct, _IOC_SIZE bytes */
+	struct batch_case batch;
+	bool has_batch;
+};
+
+/* Types of the VFS's own ioctls, which never reach the driver. */
+static bool vfs_type(unsigned int type)
+{
+	return type == 0x00 || type == 0x15 || type == 0x54 || type == 0x58 ||
+	       type == 0x66 || type == 0x94;
+}
+
+static void run_ioctl(struct ioc_case *c, enum kind k)
+{
+	unsigned int cmd = c->cmd, nr = _IOC_NR(cmd), dir = _IOC_DIR(cmd);
+	unsigned int usize = _IOC_SIZE(cmd), ksize, i;
+	int s = c->slot, file = slots[s].file, ret, want, pre = 0;
+	unsigned char kdata[64] = { 0 };
+	__u64 live0 = live_blocks;
+	bool tail_zero = true;
+	size_t first_nz = 0;
+	struct uptr u;
+	char what[96];
+
+	u = place(&arg_arena, c->mem, usize ? usize : 1);
+	fill(&arg_arena, &u, c->arg, usize);
+	if (c->has_batch)
+		batch_write(&c->batch);
+	snprintf(what, sizeof(what), "%s cmd %#x (nr %u dir %u size %u) arg %s",
+		 kind_name[k], cmd, nr, dir, usize, memkind_name[c->mem]);
+
+	ret = ioctl(slots[s].fd, cmd, u.p) < 0 ? -errno : 0;
+	count(k, ret);
+
+	if (_IOC_TYPE(cmd) != BUDDY_IOC_MAGIC || nr >= ARRAY_SIZE(known_cmd) ||
+	    dir != _IOC_DIR(known_cmd[nr])) {
+		expect(ret == -ENOTTY, "%s: %s, want -ENOTTY", what, e2e_err(ret));
+		expect(live_blocks == live0, "%s: the model changed", what);
+		return;
+	}
+	ksize = _IOC_SIZE(known_cmd[nr]);
+	for (i = ksize; i < usize; i++)
+		if (c->arg[i] && tail_zero) {
+			tail_zero = false;
+			first_nz = i;
+		}
+	memcpy(kdata, c->arg, usize < ksize ? usize : ksize);
+
+	/* The dispatcher's copy in. */
+	want = 1;
+	if (dir & _IOC_WRITE) {
+		size_t in = usize < ksize ? usize : ksize;
+
+		/*
+		 * check_zeroed_user() reads the tail word by word: a non-zero
+		 * byte before the fault answers first.
+		 */
+		if (in && (!u.access_ok || u.readable < in))
+			want = -EFAULT;
+		else if (usize > ksize && !tail_zero && u.access_ok &&
+			 first_nz < u.readable)
+			want = -EINVAL;
+		else if (usize > ksize && (!u.access_ok || u.readable < usize))
+			want = -EFAULT;
+		else if (usize > ksize && !tail_zero)
+			want = -EINVAL;
+	} else if (!u.access_ok) {
+		want = -EFAULT;
+	}
+	/*
+	 * Then, before the handler, the result's place is written once
+	 * (min(_IOC_SIZE, the kernel's size) bytes): a read-only struct
+	 * fails here with nothing done.
+	 */
+	if (want == 1 && (dir & _IOC_READ)) {
+		size_t out = usize < ksize ? usize : ksize;
+
+		if (out && (!u.access_ok || u.writable < out))
+			want = -EFAULT;
+	}
+	if (want != 1) {
+		expect(ret == want, "%s: %s, want %s", what, e2e_err(ret), e2e_err(want));
+		return;
+	}
+
+	/* The handler, then the copy out. */
+	switch (nr) {
+	case 0: {		/* INFO */
+		struct buddy_info got;
+		bool out_ok = usize <= u.writable || !usize;
+
+		want = out_ok ? 0 : -EFAULT;
+		if (!expect(ret == want, "%s: %s, want %s", what, e2e_err(ret), e2e_err(want)) ||
+		    ret)
+			return;
+		memset(&got, 0, sizeof(got));
+		if (usize)
+			memcpy(&got, u.p, usize < ksize ? usize : ksize);
+		for (i = ksize; i < usize; i++)
+			expect(!u.p[i], "%s: byte %u past the struct not cleared", what, i);
+		{
+			struct buddy_info m = info;
+
+			m.free_bytes = info.pool_size - used_bytes;
+			m.largest_free = model_largest();
+			if (usize < ksize)
+				memset((char *)&m + usize, 0, ksize - usize);
+			expect(!memcmp(&got, &m, sizeof(m)),
+			       "%s: INFO free %llu largest %llu, model %llu %llu",
+			       what, (unsigned long long)got.free_bytes,
+			       (unsigned long long)got.largest_free,
+			       (unsigned long long)m.free_bytes,
+			       (unsigned long long)m.largest_free);
+		}
+		return;
+	}
+	case 1: {		/* ALLOC */
+		struct buddy_alloc *a = (struct buddy_alloc *)kdata, got;
+		bool out_ok = usize <= u.writable;
+
+		pre = alloc_precheck(file, a->size, a->flags, a->pad);
+		if (pre) {
+			/* A struct it cannot write back may fail first. */
+			expect(ret == pre || (!out_ok && ret == -EFAULT),
+			       "%s: ALLOC size %llu flags %#x pad %u: %s, want %s",
+			       what, (unsigned long long)a->size, a->flags, a->pad,
+			       e2e_err(ret), e2e_err(pre));
+			return;
+		}
+		if (ret == -ENOMEM) {
+			pass();
+			enomem_check(a->size, what);
+			return;
+		}
+		if (!out_ok) {
+			/* Not delivered: undone. */
+			expect(ret == -EFAULT, "%s: ALLOC into memory it cannot write: %s, want -EFAULT",
+			       what, e2e_err(ret));
+			return;
+		}
+		if (!expect(ret == 0, "%s: ALLOC %llu: %s, want 0 or -ENOMEM", what,
+			    (unsigned long long)a->size, e2e_err(ret)))
+			return;
+		memset(&got, 0, sizeof(got));
+		memcpy(&got, u.p, usize < sizeof(got) ? usize : sizeof(got));
+		for (i = ksize; i < usize; i++)
+			expect(!u.p[i], "%s: byte %u past the struct not cleared", what, i);
+		if (usize >= offsetof(struct buddy_alloc, block_size) + 8)
+			alloc_learn(file, a->size, got.offset, got.block_size, what);
+		else if (usize >= offsetof(struct buddy_alloc, offset) + 8)
+			alloc_learn(file, a->size, got.offset,
+				    bsize(order_for(a->size)), what);
+		else
+			recover_block(s, a->size);
+		return;
+	}
+	case 2: {		/* FREE */
+		struct buddy_free *f = (struct buddy_free *)kdata;
+
+		want = free_predict(file, f->offset, f->flags, f->pad);
+		if (expect(ret == want, "%s: FREE %llu flags %#x pad %u: %s, want %s",
+			   what, (unsigned long long)f->offset, f->flags, f->pad,
+			   e2e_err(ret), e2e_err(want)) && !ret)
+			model_del(f->offset);
+		else if (!ret && block_at(file, f->offset))
+			model_del(f->offset);
+		return;
+	}
+	default: {		/* BATCH */
+		struct buddy_batch *b = (struct buddy_batch *)kdata, got;
+		unsigned int done = 0;
+
+		if (!c->has_batch) {
+			/* No ops array of ours: only header errors are safe. */
+			c->batch.nops = 0;
+			c->batch.ops = place(&ops_arena, M_NONE, 1);
+		}
+		if (usize > u.writable) {
+			/*
+			 * The struct's bytes past the kernel's size (zero) are
+			 * read-only: the call must fail with -EFAULT and change
+			 * nothing.  A kernel that runs the ops first and then
+			 * fails clearing those bytes leaves them done: replay
+			 * what it did (its ops' results say) and report it.
+			 */
+			bool ran = batch_touched(&c->batch);
+
+			if (ran) {
+				want = batch_replay(s, b, &c->batch, &done, what);
+				expect(want || done == 0,
+				       "%s: BATCH returned %s after %u ops took effect: its bytes %u..%u (past the struct, zero) are read-only; a failed call should change nothing",
+				       what, e2e_err(ret), done, ksize, usize);
+			}
+			expect(ret == -EFAULT || (ret == -EINVAL && batch_header_bad(b)),
+			       "%s: BATCH with bytes %u..%u read-only: %s, want -EFAULT",
+			       what, ksize, usize, e2e_err(ret));
+			return;
+		}
+		/* The header as the kernel read it: ops pointer and all. */
+		want = batch_replay(s, b, &c->batch, &done, what);
+		expect(ret == want, "%s: BATCH count %u op_size %u flags %#x done %u ops %s: %s, want %s",
+		       what, b->count, b->op_size, b->flags, b->done,
+		       memkind_name[c->batch.ops.kind], e2e_err(ret), e2e_err(want));
+		if (!ret && usize >= 24) {
+			memcpy(&got, u.p, sizeof(got));
+			expect(got.done == done, "%s: done %u, want %u", what, got.done, done);
+		}
+		batch_untouched(&c->batch, done + 1, what);
+		return;
+	}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* generating ioctl cases */
+
+static void gen_alloc(struct ioc_case *c)
+{
+	struct buddy_alloc a = { .size = rand_size() };
+
+	if (chance(4))
+		a.flags = 1U << rnd(32);
+	if (chance(4))
+		a.pad = 1 + rnd(1000);
+	if (chance(5))
+		a.offset = e2e_rand();	/* output fields: ignored on input */
+	c->cmd = BUDDY_IOC_ALLOC;
+	memcpy(c->arg, &a, sizeof(a));
+}
+
+static void gen_free(struct ioc_case *c)
+{
+	struct buddy_free f = { .offset = rand_offset(slots[c->slot].file, false) };
+
+	if (chance(4))
+		f.flags = 1U << rnd(32);
+	if (chance(4))
+		f.pad = 1 + rnd(1000);
+	c->cmd = BUDDY_IOC_FREE;
+	memcpy(c->arg, &f, sizeof(f));
+}
+
+static void gen_batch(struct ioc_case *c)
+{
+	struct batch_case *bc = &c->batch;
+	struct buddy_batch b = { 0 };
+	unsigned int i, n;
+	enum memkind mk = M_GOOD;
+
+	n = chance(80) ? rnd(13) : rnd(MAX_OPS + 1);
+	switch (rnd(20)) {
+	case 0:
+		bc->op_size = OP_SIZE + 8 * (1 + rnd(4));	/* newer caller */
+		break;
+	case 1:
+		bc->op_size = OP_SIZE - 8 * (1 + rnd(4));	/* too small */
+		break;
+	case 2:
+		bc->op_size = psz + 8;			/* too large */
+		break;
+	default:
+		bc->op_size = OP_SIZE;
+	}
+	if (bc->op_size > OP_SIZE && n * bc->op_size > MAX_OPS * OP_SIZE)
+		n = MAX_OPS * OP_SIZE / bc->op_size;
+	if (bc->op_size > (unsigned int)psz)
+		n = 1;
+	if (chance(15))
+		mk = rnd(M_NR);
+	bc->nops = n;
+	bc->ops = place(&ops_arena, mk, (size_t)(n ? n : 1) * bc->op_size);
+	if (mk == M_GOOD)
+		bc->ops.p = ops_arena.base + rnd(8) * 8;
+	for (i = 0; i < n; i++) {
+		rand_op(slots[c->slot].file, &bc->op[i]);
+		bc->tail_nonzero[i] = bc->op_size > OP_SIZE && chance(10);
+		if (bc->tail_nonzero[i])
+			bc->tail_pos[i] = rnd(bc->op_size - OP_SIZE);
+	}
+	b.ops = (__u64)(uintptr_t)bc->ops.p;
+	b.count = n;
+	b.op_size = bc->op_size;
+	if (chance(3))
+		b.flags = 1U << rnd(32);
+	if (chance(3))
+		b.done = 1 + rnd(5);
+	if (chance(2))
+		b.count = BUDDY_BATCH_MAX + 1 + rnd(100);
+	c->has_batch = true;
+	c->cmd = BUDDY_IOC_BATCH;
+	memcpy(c->arg, &b, sizeof(b));
+}
+
+/* _IOC_SIZE other than the struct's: an older or a newer caller. */
+static void resize(struct ioc_case *c)
+{
+	unsigned int usize = chance(50) ? rnd(_IOC_SIZE(c->cmd) + 1) :
+					 _IOC_SIZE(c->cmd) + rnd(257 - _IOC_SIZE(c->cmd));
+
+	if (usize > _IOC_SIZE(c->cmd)) {
+		memset(c->arg + _IOC_SIZE(c->cmd), 0, usize - _IOC_SIZE(c->cmd));
+		if (chance(30))
+			c->arg[_IOC_SIZE(c->cmd) + rnd(usize - _IOC_SIZE(c->cmd))] = 1 + rnd(255);
+	}
+	c->cmd = _IOC(_IOC_DIR(c->cmd), _IOC_TYPE(c->cmd), _IOC_NR(c->cmd), usize);
+}
+
+static void gen_badcmd(struct ioc_case *c)
+{
+	unsigned int type = BUDDY_IOC_MAGIC, nr, dir = rnd(4), size = rnd(257);
+
+	if (chance(40))
+		do
+			type = rnd(256);
+		while (type == BUDDY_IOC_MAGIC || vfs_type(type));
+	nr = chance(50) ? rnd(8) : rnd(256);
+	c->cmd = _IOC(dir, type, nr, size);
+	for (unsigned int i = 0; i < sizeof(c->arg); i++)
+		c->arg[i] = chance(70) ? 0 : e2e_rand();
+	if (type == BUDDY_IOC_MAGIC && nr == 3 && dir == (_IOC_READ | _IOC_WRITE)) {
+		/* A BATCH with a random header: keep it to header errors. */
+		c->has_batch = false;
+		((struct buddy_batch *)c->arg)->ops = 0;
+	}
+}
+
+static void step_ioctl(enum kind k)
+{
+	struct ioc_case *c;
+	int s = slot_any();
+
+	if (s < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	c->slot = s;
+	c->mem = M_GOOD;
+	switch (k) {
+	case K_ALLOC:
+		gen_alloc(c);
+		break;
+	case K_FREE:
+		gen_free(c);
+		break;
+	case K_INFO:
+		c->cmd = BUDDY_IOC_INFO;
+		break;
+	case K_BATCH:
+		gen_batch(c);
+		break;
+	case K_BADCMD:
+		gen_badcmd(c);
+		break;
+	case K_SIZED:
+	case K_BADPTR:
+		switch (rnd(4)) {
+		case 0:
+			gen_alloc(c);
+			break;
+		case 1:
+			gen_free(c);
+			break;
+		case 2:
+			c->cmd = BUDDY_IOC_INFO;
+			break;
+		default:
+			gen_batch(c);
+		}
+		if (k == K_SIZED || chance(30))
+			resize(c);
+		if (k == K_BADPTR)
+			c->mem = 1 + rnd(M_NR - 1);
+		break;
+	default:
+		break;
+	}
+	run_ioctl(c, k);
+	free(c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* mmap, munmap, mremap */
+
+static char *arena_va;		/* address space given back, for fixed maps */
+static size_t arena_va_len = 256UL << 20;
+
+/* Whether any page of [p, p+len) is mapped. */
+static bool range_mapped(char *p, size_t len)
+{
+	unsigned char vec;
+	size_t off;
+
+	for (off = 0; off < len; off += psz)
+		if (!mincore(p + off, psz, &vec) || errno != ENOMEM)
+			return true;
+	return false;
+}
+
+static void check_zero(struct mvma *v)
+{
+	const uint64_t *w = (const uint64_t *)v->addr;
+	size_t i, n = v->len / 8;
+
+	for (i = 0; i < n; i++)
+		if (w[i])
+			break;
+	zero_checked++;
+	expect(i == n, "block %llu reads non-zero at byte %zu the first time it is mapped",
+	       (unsigned long long)v->boff, i * 8);
+}
+
+static const int other_prot[] = { PROT_READ, PROT_WRITE, PROT_NONE };
+static const int other_flags[] = {
+	MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_SHARED | MAP_POPULATE,
+	MAP_SHARED | MAP_NORESERVE,
+};
+
+static void step_mmap(void)
+{
+	int s = slot_any(), f, prot, flags, want_err[8], nwant = 0, ret, i;
+	__u64 off, bs = 0;
+	unsigned int o;
+	size_t len, rlen;
+	char *want_addr = NULL, *p;
+	struct mvma *v;
+
+	v = vma_new();
+	if (s < 0 || !v)
+		return;
+	f = slots[s].file;
+	off = rand_offset(f, true);
+	o = block_at(f, off);
+	if (o)
+		bs = bsize(o - 1);
+	switch (rnd(8)) {
+	case 0: case 1: case 2:
+		len = bs ? bs : (size_t)psz;
+		break;
+	case 3:
+		len = bs > (__u64)psz ? psz * (1 + rnd(bs / psz)) : (size_t)psz;
+		break;
+	case 4:
+		len = 1 + rnd(bs ? bs : (__u64)psz);
+		break;
+	case 5:
+		len = (bs ? bs : (size_t)psz) + psz;
+		break;
+	case 6:
+		len = 0;
+		break;
+	default:
+		len = chance(50) ? (1ULL << 46) : (size_t)info.pool_size * 2;
+	}
+	prot = chance(70) ? PROT_READ | PROT_WRITE : other_prot[rnd(ARRAY_SIZE(other_prot))];
+	flags = chance(80) ? MAP_SHARED : other_flags[rnd(ARRAY_SIZE(other_flags))];
+	if (chance(10)) {
+		flags |= MAP_FIXED_NOREPLACE;
+		want_addr = arena_va + rnd(arena_va_len / psz - 1024) * psz;
+	}
+	rlen = (len + psz - 1) & ~((size_t)psz - 1);
+
+	/* Every reason to fail, with its errno. */
+	if (!len)
+		want_err[nwant++] = EINVAL;
+	if (len >= (1ULL << 46)) {
+		want_err[nwant++] = ENOMEM;
+		want_err[nwant++] = EOVERFLOW;
+	}
+	if (off & (psz - 1) || off >= info.pool_size || !o || bs < (__u64)psz ||
+	    rlen > bs || (flags & MAP_TYPE) == MAP_PRIVATE)
+		want_err[nwant++] = EINVAL;
+	if (off >= info.pool_size && nwant < 3)
+		want_err[nwant++] = EOVERFLOW;
+	if (files[f].rdonly && (prot & PROT_WRITE) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		want_err[nwant++] = EACCES;
+	/* MAP_SHARED_VALIDATE knows only the legacy flags. */
+	if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE && (flags & MAP_FIXED_NOREPLACE))
+		want_err[nwant++] = EOPNOTSUPP;
+
+	p = mmap(want_addr, len, prot, flags, slots[s].fd, off);
+	ret = p == MAP_FAILED ? -errno : 0;
+	count(K_MMAP, ret);
+	if (ret == -EEXIST && want_addr && range_mapped(want_addr, rlen)) {
+		pass();		/* the fixed address was taken */
+		return;
+	}
+	if (!ret && !nwant) {
+		pass();
+		if (want_addr)
+			expect(p == want_addr, "mmap: MAP_FIXED_NOREPLACE at %p gave %p",
+			       (void *)want_addr, (void *)p);
+		v->used = true;
+		v->addr = p;
+		v->len = rlen;
+		v->file = f;
+		v->boff = off;
+		v->prot = prot;
+		files[f].vmas++;
+		if (!mapped_once[off >> unit_shift] && (prot & PROT_READ)) {
+			mapped_once[off >> unit_shift] = true;
+			check_zero(v);
+		}
+		if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE)) {
+			mapped_once[off >> unit_shift] = true;
+			for (i = 0; i < 4; i++) {
+				size_t at = rnd(rlen);
+
+				p[at] = (char)(at ^ 0xa5);
+				expect(p[at] == (char)(at ^ 0xa5), "mmap: a write to the mapping reads back");
+			}
+		}
+		return;
+	}
+	if (!ret) {
+		expect(false, "mmap offset %llu len %zu prot %#x flags %#x (file %s, block %llu bytes): succeeded, want an error",
+		       (unsigned long long)off, len, prot, flags,
+		       files[f].rdonly ? "read-only" : "read-write", (unsigned long long)bs);
+		munmap(p, rlen);
+		return;
+	}
+	for (i = 0; i < nwant && want_err[i] != -ret; i++)
+		;
+	expect(nwant && i < nwant,
+	       "mmap offset %llu len %zu prot %#x flags %#x (file %s, block %llu bytes): %s, want %s",
+	       (unsigned long long)off, len, prot, flags,
+	       files[f].rdonly ? "read-only" : "read-write", (unsigned long long)bs,
+	       e2e_err(ret), nwant ? e2e_err(-want_err[0]) : "success");
+}
+
+static struct mvma *vma_any(void)
+{
+	int i, k = rnd(MAX_VMAS);
+
+	for (i = 0; i < MAX_VMAS; i++)
+		if (vmas[(k + i) % MAX_VMAS].used)
+			return &vmas[(k + i) % MAX_VMAS];
+	return NULL;
+}
+
+static void step_munmap(void)
+{
+	struct mvma *v = vma_any(), *w;
+	size_t pages, a, n;
+	int ret;
+
+	if (!v)
+		return;
+	pages = v->len / psz;
+	if (pages < 2 || chance(50) || vmas_free() < 1) {
+		ret = munmap(v->addr, v->len) ? -errno : 0;
+		count(K_MUNMAP, ret);
+		expect(!ret, "munmap of a whole mapping: %s", e2e_err(ret));
+		vma_drop(v);
+		return;
+	}
+	/* A piece: the head, the tail, or the middle (a split). */
+	n = 1 + rnd(pages - 1);
+	a = rnd(3) == 0 ? 0 : rnd(pages - n + 1);
+	ret = munmap(v->addr + a * psz, n * psz) ? -errno : 0;
+	count(K_MUNMAP, ret);
+	expect(!ret, "munmap of pages %zu..%zu of %zu: %s", a, a + n, pages, e2e_err(ret));
+	if (a == 0) {
+		v->addr += n * psz;
+		v->len -= n * psz;
+	} else if (a + n == pages) {
+		v->len -= n * psz;
+	} else {
+		w = vma_new();
+		*w = *v;
+		w->addr = v->addr + (a + n) * psz;
+		w->len = (pages - a - n) * psz;
+		v->len = a * psz;
+		files[v->file].vmas++;
+	}
+}
+
+static void step_mremap(void)
+{
+	struct mvma *v = vma_any();
+	char *p, *to;
+	int ret;
+
+	if (!v)
+		return;
+	switch (rnd(3)) {
+	case 0:	/* grow: VM_DONTEXPAND */
+		p = mremap(v->addr, v->len, v->len + psz, chance(50) ? MREMAP_MAYMOVE : 0);
+		ret = p == MAP_FAILED ? -errno : 0;
+		count(K_MREMAP, ret);
+		if (!expect(ret, "mremap growing a mapping of a block succeeded"))
+			munmap(p + v->len, psz);
+		break;
+	case 1:	/* shrink */
+		if (v->len < 2 * (size_t)psz)
+			return;
+		p = mremap(v->addr, v->len, v->len - psz, 0);
+		ret = p == MAP_FAILED ? -errno : 0;
+		count(K_MREMAP, ret);
+		if (expect(!ret && p == v->addr, "mremap shrinking a mapping: %s", e2e_err(ret)))
+			v->len -= psz;
+		break;
+	default: /* move, same size: the VMA is copied (vm_ops open), then closed */
+		to = arena_va + rnd(arena_va_len / psz - 1024) * psz;
+		if (range_mapped(to, v->len))
+			return;
+		p = mremap(v->addr, v->len, v->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		ret = p == MAP_FAILED ? -errno : 0;
+		count(K_MREMAP, ret);
+		if (expect(!ret && p == to, "mremap moving a mapping: %s", e2e_err(ret))) {
+			v->addr = p;
+			if (v->prot & PROT_READ)
+				(void)*(volatile char *)p;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* files, fork, quota */
+
+static void step_close(void)
+{
+	int s = slot_any();
+
+	if (s < 0)
+		return;
+	count(K_CLOSE, 0);
+	slot_close(s);
+	pass();
+}
+
+static void step_open(void)
+{
+	int s = rnd(NSLOTS), ret;
+
+	if (slots[s].fd >= 0)
+		slot_close(s);
+	ret = slot_open(s, chance(15));
+	count(K_OPEN, ret);
+	expect(!ret, "open %s: %s", BUDDY_DEV, e2e_err(ret));
+}
+
+static void step_dup(void)
+{
+	int a = slot_any(), b = rnd(NSLOTS), fd;
+
+	if (a < 0 || a == b)
+		return;
+	if (slots[b].fd >= 0)
+		slot_close(b);
+	fd = dup(slots[a].fd);
+	count(K_DUP, fd < 0 ? -errno : 0);
+	if (!expect(fd >= 0, "dup: %s", strerror(errno)))
+		return;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	slots[b].fd = fd;
+	slots[b].file = slots[a].file;
+	files[slots[a].file].slots++;
+}
+
+static void set_quota(__u64 q)
+{
+	char buf[32];
+	int fd = open(QUOTA_PARAM, O_WRONLY | O_CLOEXEC), n;
+
+	n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)q);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		expect(false, "write %s: %s", QUOTA_PARAM, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	quota = q;
+	pass();
+}
+
+static void step_quota(void)
+{
+	count(K_QUOTA, 0);
+	set_quota(chance(50) ? 0 : bsize(rnd(max_order + 1)) * (1 + rnd(3)));
+}
+
+/*
+ * A child shares the files and the mappings.  It checks that its copy of
+ * a mapping holds the block (FREE: -EBUSY, also after the child unmaps its
+ * copy, since the parent's remains), allocates and frees through shared
+ * files, and exits; nothing it did outlives it.
+ */
+static void step_fork(void)
+{
+	int pipefd[2], status = 0, i;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return;
+	}
+	if (pid == 0) {
+		e2e_passed = 0;
+		e2e_failed = 0;
+		mismatches_shown = 50;
+		close(pipefd[0]);
+		for (i = 0; i < 12; i++) {
+			struct mvma *v = vma_any();
+			int s = slot_any(), ret, t;
+			struct buddy_alloc a;
+
+			if (v) {
+				for (t = 0; t < NSLOTS; t++)
+					if (slots[t].fd >= 0 && slots[t].file == v->file)
+						break;
+				if (t < NSLOTS) {
+					ret = buddy_free(slots[t].fd, v->boff);
+					expect(ret == -EBUSY, "child: FREE of a block mapped in parent and child: %s",
+					       e2e_err(ret));
+					if (chance(50)) {
+						munmap(v->addr, v->len);
+						v->used = false;
+						ret = buddy_free(slots[t].fd, v->boff);
+						expect(ret == -EBUSY,
+						       "child: FREE after the child's munmap, the parent's mapping remains: %s",
+						       e2e_err(ret));
+					}
+				}
+			}
+			if (s >= 0) {
+				ret = buddy_alloc(slots[s].fd, rand_size(), &a);
+				expect(ret == 0 || ret == -ENOMEM || ret == -EINVAL || ret == -EDQUOT,
+				       "child: ALLOC through a shared file: %s", e2e_err(ret));
+				if (!ret) {
+					ret = buddy_free(slots[s].fd, a.offset);
+					expect(!ret, "child: FREE of its block: %s", e2e_err(ret));
+				}
+			}
+		}
+		e2e_child_send(pipefd[1]);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	count(K_FORK, 0);
+	e2e_child_collect(pipefd[0]);
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	expect(WIFEXITED(status) && !WEXITSTATUS(status), "child exit status %#x", status);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the kernel against the model */
+
+static int ctl = -1;
+
+static void full_check(const char *phase, bool verbose_checks)
+{
+	struct buddy_info now;
+	struct e2e_stats st;
+	__u64 largest = model_largest();
+	int ret;
+
+	count(K_CHECK, 0);
+	ret = buddy_info(ctl, &now);
+	expect(!ret && now.free_bytes == info.pool_size - used_bytes &&
+	       now.largest_free == largest,
+	       "%s: INFO free %llu largest %llu, model %llu %llu (%s)", phase,
+	       (unsigned long long)now.free_bytes, (unsigned long long)now.largest_free,
+	       (unsigned long long)(info.pool_size - used_bytes),
+	       (unsigned long long)largest, e2e_err(ret));
+	ret = e2e_read_stats(&st, NULL, 0);
+	expect(!ret && st.live_blocks == live_blocks && st.used_bytes == used_bytes &&
+	       st.allocs - st.frees == st.live_blocks,
+	       "%s: debugfs live_blocks %llu used %llu (allocs %llu - frees %llu), model %llu %llu",
+	       phase, (unsigned long long)st.live_blocks,
+	       (unsigned long long)st.used_bytes, (unsigned long long)st.allocs,
+	       (unsigned long long)st.frees, (unsigned long long)live_blocks,
+	       (unsigned long long)used_bytes);
+	(void)verbose_checks;
+	e2e_consistent(ctl, phase);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const struct {
+	enum kind k;
+	unsigned int weight;
+} weights[] = {
+	{ K_ALLOC, 200 }, { K_FREE, 170 }, { K_INFO, 30 }, { K_BATCH, 110 },
+	{ K_BADCMD, 60 }, { K_SIZED, 70 }, { K_BADPTR, 60 }, { K_MMAP, 90 },
+	{ K_MUNMAP, 60 }, { K_MREMAP, 15 }, { K_CLOSE, 12 }, { K_OPEN, 14 },
+	{ K_DUP, 6 }, { K_FORK, 3 }, { K_QUOTA, 4 },
+};
+
+static void do_step(void)
+{
+	unsigned int total = 0, i, r;
+
+	for (i = 0; i < ARRAY_SIZE(weights); i++)
+		total += weights[i].weight;
+	r = rnd(total);
+	for (i = 0; r >= weights[i].weight; i++)
+		r -= weights[i].weight;
+	switch (weights[i].k) {
+	case K_MMAP:
+		step_mmap();
+		break;
+	case K_MUNMAP:
+		step_munmap();
+		break;
+	case K_MREMAP:
+		step_mremap();
+		break;
+	case K_CLOSE:
+		step_close();
+		break;
+	case K_OPEN:
+		step_open();
+		break;
+	case K_DUP:
+		step_dup();
+		break;
+	case K_FORK:
+		step_fork();
+		break;
+	case K_QUOTA:
+		step_quota();
+		break;
+	default:
+		step_ioctl(weights[i].k);
+	}
+}
+
+/*
+ * The two cases the fuzzer found where a BATCH fails with -EFAULT after an
+ * op took effect, as fixed checks (a file of their own, closed after).
+ */
+static void directed_cases(void)
+{
+	struct buddy_batch_op ops[1] = { { .op = BUDDY_BATCH_ALLOC, .size = 1 } };
+	struct buddy_batch bb = { 0 }, *b;
+	struct buddy_batch_op *op;
+	struct buddy_info i0, i1;
+	struct buddy_alloc a;
+	char *m, *ro;
+	int fd = buddy_open(), ret, again;
+
+	m = mmap(NULL, 3 * psz, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	ro = m + psz;
+	memset(m, 0, 2 * psz);
+
+	/* 1: _IOC_SIZE 32, the 8 bytes past struct buddy_batch read-only. */
+	b = (struct buddy_batch *)(ro - sizeof(*b));
+	b->ops = (__u64)(uintptr_t)ops;
+	b->count = 1;
+	b->op_size = sizeof(ops[0]);
+	mprotect(ro, psz, PROT_READ);
+	buddy_info(fd, &i0);
+	ret = buddy_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, BUDDY_IOC_MAGIC, 3,
+				   sizeof(*b) + 8), b);
+	buddy_info(fd, &i1);
+	e2e_check(ret == -EFAULT && i1.free_bytes == i0.free_bytes,
+		  "BATCH whose 8 bytes past the struct are read-only: -EFAULT, nothing allocated (got %s, free_bytes %llu -> %llu, op result %d)",
+		  e2e_err(ret), (unsigned long long)i0.free_bytes,
+		  (unsigned long long)i1.free_bytes, ops[0].result);
+
+	/* 2: a FREE op whose last 4 bytes (pad) are read-only. */
+	mprotect(ro, psz, PROT_READ | PROT_WRITE);
+	ret = buddy_alloc(fd, info.unit_size, &a);
+	op = (struct buddy_batch_op *)(ro - offsetof(struct buddy_batch_op, pad));
+	memset(op, 0, sizeof(*op));
+	op->op = BUDDY_BATCH_FREE;
+	op->offset = a.offset;
+	mprotect(ro, psz, PROT_READ);
+	bb.ops = (__u64)(uintptr_t)op;
+	bb.count = 1;
+	bb.op_size = sizeof(*op);
+	if (!ret)
+		ret = buddy_ioctl(fd, BUDDY_IOC_BATCH, &bb);
+	again = buddy_free(fd, a.offset);
+	e2e_check(ret == -EFAULT && again == 0,
+		  "BATCH FREE op whose pad is read-only: -EFAULT and the block not freed (got %s; FREE of it after: %s)",
+		  e2e_err(ret), e2e_err(again));
+	munmap(m, 3 * psz);
+	close(fd);
+}
+
+/* A crash of the fuzzer itself: say where, for the replay. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	void *bt[32];
+	char msg[128];
+	int n, len;
+
+	(void)uc;
+	len = snprintf(msg, sizeof(msg), "# ioctl_fuzz: signal %d at step %lu, address %p\n",
+		       sig, step, si->si_addr);
+	if (write(2, msg, len) < 0)
+		_exit(3);
+	n = backtrace(bt, 32);
+	backtrace_symbols_fd(bt, n, 2);
+	_exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+
+	double seconds = 60, t0, last_check, last_report;
+	unsigned long iters = 10000000;
+	__u64 quota0 = 0;
+	char buf[64];
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = strtod(argv[++i], NULL);
+		else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+			iters = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			setenv("BUDDY_SEED", argv[++i], 1);
+		else if (!strcmp(argv[i], "--verbose"))
+			verbose = true;
+		else {
+			fprintf(stderr, "usage: %s [--seconds S] [--iters N] [--seed N] [--verbose]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	e2e_init(1, argv);
+	e2e_diag("replay: ioctl_fuzz --seed %llu --iters %lu (or --seconds %.0f)",
+		 (unsigned long long)e2e_seed(), iters, seconds);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	psz = sysconf(_SC_PAGESIZE);
+	ctl = buddy_open();
+	ret = buddy_info(ctl, &info);
+	if (!e2e_check(!ret && info.free_bytes == info.pool_size,
+		       "INFO: pool %llu of %llu-byte units, whole at start (%s)",
+		       (unsigned long long)info.pool_size,
+		       (unsigned long long)info.unit_size, e2e_err(ret)))
+		return e2e_done();
+	while ((1ULL << unit_shift) < info.unit_size)
+		unit_shift++;
+	max_order = info.max_order;
+	nunits = info.pool_size >> unit_shift;
+	owner = calloc(nunits, 1);
+	start = calloc(nunits, 1);
+	mapped_once = calloc(nunits, sizeof(bool));
+	if (e2e_read_file(QUOTA_PARAM, buf, sizeof(buf)) > 0)
+		quota0 = strtoull(buf, NULL, 10);
+	quota = quota0;
+	arena_init(&arg_arena, 2);
+	arena_init(&ops_arena, (MAX_OPS * 2 * 4096 / 8 + psz - 1) / psz);
+	arena_va = mmap(NULL, arena_va_len, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	munmap(arena_va, arena_va_len);
+	for (i = 0; i < NSLOTS; i++)
+		slots[i].fd = -1;
+	directed_cases();
+	for (i = 0; i < 3; i++)
+		slot_open(i, false);
+
+	t0 = last_check = last_report = now_s();
+	for (step = 1; step <= iters; step++) {
+		double t;
+
+		do_step();
+		if (step % 256)
+			continue;
+		t = now_s();
+		if (t - t0 >= seconds)
+			break;
+		if (t - last_check >= 5) {
+			full_check("periodic", verbose);
+			last_check = t;
+		}
+		if (t - last_report >= 10) {
+			e2e_diag("%.0f s: %lu steps, %llu live blocks, %llu bytes used, %d files",
+				 t - t0, step, (unsigned long long)live_blocks,
+				 (unsigned long long)used_bytes, NSLOTS);
+			last_report = t;
+		}
+	}
+	if (step > iters)
+		step = iters;
+	e2e_diag("%lu steps in %.1f s", step, now_s() - t0);
+	full_check("after the steps", true);
+
+	/* Give everything back. */
+	for (i = 0; i < MAX_VMAS; i++) {
+		if (vmas[i].used) {
+			munmap(vmas[i].addr, vmas[i].len);
+			vma_drop(&vmas[i]);
+		}
+	}
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i].fd >= 0)
+			slot_close(i);
+	set_quota(quota0);
+	e2e_check(live_blocks == 0, "model: every block released with the files (%llu left)",
+		  (unsigned long long)live_blocks);
+	full_check("everything closed", true);
+	{
+		struct e2e_stats st;
+
+		ret = e2e_read_stats(&st, NULL, 0);
+		e2e_check(!ret && st.live_blocks == 0 && st.used_bytes == 0,
+			  "everything closed: debugfs live_blocks %llu used_bytes %llu",
+			  (unsigned long long)st.live_blocks,
+			  (unsigned long long)st.used_bytes);
+	}
+	e2e_pool_whole(ctl, "everything closed");
+	close(ctl);
+
+	for (i = 0; i < K_NR; i++)
+		e2e_diag("%-12s %8lu calls, %8lu succeeded, %8lu failed", kind_name[i],
+			 kstat[i].calls, kstat[i].ok, kstat[i].err);
+	e2e_diag("batch ops run %lu; blocks found after a short-struct ALLOC %lu; first mappings checked zero %lu",
+		 batch_ops_run, recovered, zero_checked);
+	return e2e_done();
+}
