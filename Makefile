@@ -18,7 +18,10 @@
 #   make bench-core      userspace: instructions/op (callgrind), ns/op, fragmentation
 #   make check-qemu      end to end on Debian's own 6.12 kernel under qemu (default
 #                        pool, then 256 MiB reserved at boot) + Debian header builds
-#   make check-debug     KUnit and end to end on the sanitizer UML kernel
+#   make check-debug     KUnit, end to end, fault injection, ioctl fuzzer on the
+#                        sanitizer UML kernel (also part of make check)
+#   make fuzz            libFuzzer on the core (FUZZ_SECONDS, FUZZ_RUNS)
+#   make stress          SMP stress on Debian 6.12 in qemu -smp 2
 #   make modules-6.1     buddy.ko against Debian's 6.1 headers, W=1, no warning
 
 KDIR ?= /lib/modules/$(shell uname -r)/build

@@ -8,7 +8,10 @@
 #             -funsigned-char, pools too large for UML)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
-#   debug-kunit, debug-e2e, debug-extra (make check-debug)
+#   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
+#   stress    SMP stress on Debian 6.12 in qemu -smp 2, 10 s per pool
+#             (make stress: 30 s)
+#   debug-kunit, debug-e2e, debug-extra (also make check-debug)
 #             KUnit, end to end, fault injection of every allocation one at
 #             a time, and the ioctl fuzzer, on the sanitizer kernel
 #             (scripts/configs/uml-debug.config)
@@ -26,7 +29,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core kunit e2e qemu)
+[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz kunit e2e qemu stress debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -75,6 +78,8 @@ for stage in "${stages[@]}"; do
 	debug-e2e)
 		run_stage debug-e2e "$plain" tests/run-e2e.sh --config scripts/configs/uml-debug.config ;;
 	debug-extra) run_stage debug-extra "$plain" scripts/check-debug-extra.sh ;;
+	fuzz) run_stage fuzz "$plain" scripts/fuzz-smoke.sh 5 ;;
+	stress) run_stage stress "$plain" scripts/smp-stress.sh --seconds 10 ;;
 	*) echo "check: unknown stage $stage" >&2; exit 2 ;;
 	esac
 done

@@ -29,7 +29,8 @@
 /* Pages the page allocator's counters may move by on their own. */
 /*
  * nr_free_pages moves by a few pages on its own on UML (one CPU); on an SMP
- * kernel the per-CPU page lists move it by hundreds, so qemu-run.sh sets
+ * kernel the per-CPU page lists, and under KASAN its quarantine, move it by
+ * hundreds, so qemu-run.sh and uml-run.sh (on the sanitizer kernel) set
  * BUDDY_E2E_PAGE_SLACK higher (still below the default pool's 1024 pages).
  */
 static long slack_pages(void)

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * core_fuzz: a libFuzzer target for buddy_core.c, the allocator the module
+ * runs, built in userspace (-Itools/include) with ASan and UBSan.
+ *
+ * Each input is a pool and a program.  Byte 0 gives the pool's order
+ * (0..12, up to 4096 units); the rest is a sequence of operations, each an
+ * opcode byte (low 4 bits: the kind, high 4 bits: a variant) and the bytes
+ * its arguments need (zero once the input runs out):
+ *
+ *   alloc       an order 0..max_order+1 (sometimes 0..255) and sometimes an
+ *               unknown flag bit
+ *   free        a live block, as allocated
+ *   bogus free  an (offset, order) chosen to be wrong: random, inside a live
+ *               block, misaligned, a wrong order, past the pool, huge, an
+ *               order past 62, a block freed earlier (double free)
+ *   order_for   buddy_core_order_for() of a 64-bit value
+ *   drain       free every live block; the pool must be whole again
+ *
+ * The reference model is a bitmap of allocated units plus the list of live
+ * blocks (and, per unit, the order of a live block starting there).  Every
+ * result is checked against it:
+ *  - alloc: -EINVAL exactly for an order past max_order or an unknown flag;
+ *    -ENOMEM only if no naturally aligned window of that order is wholly
+ *    free in the bitmap; else an offset aligned to the order, inside the
+ *    pool, over units all free (no overlap with any live block);
+ *  - free: 0 exactly when (offset, order) is a live block; otherwise -EINVAL
+ *    and nothing changed (the tree bytes, free_units, every nr_free);
+ *  - buddy_core_free_units() after every operation; buddy_core_nr_free() of
+ *    every order and buddy_core_largest_order() against a recount of the
+ *    maximal free blocks from the bitmap, and buddy_core_check() == 0, at
+ *    the end of every input and periodically in between: every operation on
+ *    small pools, less often on large ones (both cost O(pool): the recount
+ *    every units/256 operations, the check every units/16), and after every
+ *    drain;
+ *  - buddy_core_meta_size() and buddy_core_init()'s refusals, once per input.
+ * A mismatch prints what differed and aborts, so libFuzzer saves the input.
+ *
+ * The tree is malloc'ed at exactly buddy_core_meta_size() bytes (one buffer
+ * per pool order, reused), so ASan sees any access past it.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buddy_core.h"
+
+#define FUZZ_MAX_ORDER	12
+#define MAX_UNITS	(1U << FUZZ_MAX_ORDER)	/* no BIT(): userspace */
+#define WORDS		(MAX_UNITS / 64)
+#define FREED_RING	8
+
+/* Opcode kinds (low nibble): 0-5 and 13 alloc, 6-9 free, 10-12 bogus free. */
+enum {
+	K_ALLOC_LAST = 5, K_FREE_LAST = 9, K_BOGUS_LAST = 12, K_ALLOC2 = 13,
+	K_ORDER_FOR = 14, K_DRAIN = 15
+};
+
+struct blk {
+	u32 offset;
+	u8 order;
+};
+
+struct input {
+	const u8 *data;
+	size_t len, pos;
+};
+
+/* The reference model and the pool under test. */
+static struct buddy_core bc;
+static s8 *tree;
+static size_t tree_size;
+static s8 *trees[FUZZ_MAX_ORDER + 1];
+static unsigned int max_order;
+static unsigned int units, nwords;
+static u64 freebits[WORDS];		/* 1: free unit */
+static u8 start_order[MAX_UNITS];	/* order + 1 of a live block here */
+static struct blk live[MAX_UNITS];
+static unsigned int nlive;
+static u64 model_free;
+static struct blk freed[FREED_RING];
+static unsigned int nfreed;
+/* Levels: bit p of lvl[k] set iff the order-k block at unit p is all free. */
+static u64 lvl[FUZZ_MAX_ORDER + 1][WORDS];
+static bool lvl_dirty;
+static unsigned long opno;
+static const char *opname;
+
+/* Snapshot for "nothing changed". */
+static s8 snap_tree[(2U << FUZZ_MAX_ORDER) - 1];
+static struct buddy_core snap_bc;
+
+static u8 next8(struct input *in)
+{
+	return in->pos < in->len ? in->data[in->pos++] : 0;
+}
+
+static unsigned int next16(struct input *in)
+{
+	unsigned int lo = next8(in);
+
+	return lo | (unsigned int)next8(in) << 8;
+}
+
+static u64 next64(struct input *in)
+{
+	u64 v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v |= (u64)next8(in) << (8 * i);
+	return v;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "core_fuzz: pool order %u, op %lu (%s): ", max_order,
+		opno, opname ? opname : "setup");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+#define EXPECT(cond, ...) do { if (!(cond)) die(__VA_ARGS__); } while (0)
+
+static u64 posmask(unsigned int order)
+{
+	static const u64 m[] = {
+		~0ULL, 0x5555555555555555ULL, 0x1111111111111111ULL,
+		0x0101010101010101ULL, 0x0001000100010001ULL,
+		0x0000000100000001ULL, 1ULL,
+	};
+
+	return order < 7 ? m[order] : 1ULL;
+}
+
+static void compute_levels(void)
+{
+	unsigned int k, w;
+
+	if (!lvl_dirty)
+		return;
+	memcpy(lvl[0], freebits, nwords * sizeof(u64));
+	for (k = 0; k < max_order; k++) {
+		unsigned int s = 1U << k;
+
+		for (w = 0; w < nwords; w++) {
+			if (s < 64) {
+				lvl[k + 1][w] = lvl[k][w] & (lvl[k][w] >> s) &
+						posmask(k + 1);
+			} else {
+				unsigned int sw = s / 64;
+
+				lvl[k + 1][w] = w % (2 * sw) ? 0 :
+						lvl[k][w] & lvl[k][w + sw];
+			}
+		}
+	}
+	lvl_dirty = false;
+}
+
+static bool window_free(unsigned int order)
+{
+	unsigned int w;
+
+	compute_levels();
+	for (w = 0; w < nwords; w++)
+		if (lvl[order][w])
+			return true;
+	return false;
+}
+
+/*
+ * The bits of a naturally aligned block of @n units at @off (a power of two,
+ * aligned to @n, inside the pool): whole words, or a mask within one word.
+ */
+static u64 block_mask(unsigned int off, unsigned int n)
+{
+	return n >= 64 ? ~0ULL : ((1ULL << n) - 1) << (off % 64);
+}
+
+static bool range_free(unsigned int off, unsigned int n)
+{
+	u64 m = block_mask(off, n);
+	unsigned int w;
+
+	for (w = off / 64; w < (off + n + 63) / 64; w++)
+		if ((freebits[w] & m) != m)
+			return false;
+	return true;
+}
+
+static void mark(unsigned int off, unsigned int n, bool free)
+{
+	u64 m = block_mask(off, n);
+	unsigned int w;
+
+	for (w = off / 64; w < (off + n + 63) / 64; w++) {
+		if (free)
+			freebits[w] |= m;
+		else
+			freebits[w] &= ~m;
+	}
+	lvl_dirty = true;
+}
+
+/* nr_free and largest order against the maximal free blocks of the bitmap. */
+static void recount(void)
+{
+	unsigned int k, w;
+	int largest = -ENOMEM;
+
+	compute_levels();
+	for (k = 0; k <= max_order; k++) {
+		unsigned int s = 1U << k;
+		u64 n = 0;
+
+		for (w = 0; w < nwords; w++) {
+			u64 parent = 0;
+
+			if (k == max_order) {
+				parent = 0;
+			} else if (s < 64) {
+				parent = lvl[k + 1][w] | lvl[k + 1][w] << s;
+			} else {
+				unsigned int sw = s / 64, r = w % (2 * sw);
+
+				if (!r)
+					parent = lvl[k + 1][w];
+				else if (r == sw)
+					parent = lvl[k + 1][w - sw];
+			}
+			n += (u64)__builtin_popcountll(lvl[k][w] & ~parent);
+			if (lvl[k][w])
+				largest = (int)k;
+		}
+		EXPECT(buddy_core_nr_free(&bc, k) == n,
+		       "nr_free[%u] = %llu, the bitmap has %llu maximal free blocks",
+		       k, (unsigned long long)buddy_core_nr_free(&bc, k),
+		       (unsigned long long)n);
+	}
+	EXPECT(buddy_core_nr_free(&bc, max_order + 1) == 0 &&
+	       buddy_core_nr_free(&bc, BUDDY_CORE_MAX_ORDER + 1) == 0 &&
+	       buddy_core_nr_free(&bc, ~0U) == 0,
+	       "nr_free past max_order is not 0");
+	EXPECT(buddy_core_largest_order(&bc) == largest,
+	       "largest order %d, the bitmap's %d",
+	       buddy_core_largest_order(&bc), largest);
+}
+
+static void snapshot(void)
+{
+	memcpy(snap_tree, tree, tree_size);
+	memcpy(&snap_bc, &bc, sizeof(bc));	/* padding too, for memcmp() */
+}
+
+static void expect_unchanged(void)
+{
+	EXPECT(!memcmp(snap_tree, tree, tree_size) &&
+	       !memcmp(&snap_bc, &bc, sizeof(bc)),
+	       "a failed call changed the pool");
+}
+
+static void check_core(void)
+{
+	EXPECT(buddy_core_check(&bc) == 0, "buddy_core_check() failed");
+}
+
+static void do_alloc(struct input *in, unsigned int var)
+{
+	unsigned int order, flags = 0;
+	s64 ret;
+
+	opname = "alloc";
+	order = var == 15 ? next8(in) : next8(in) % (max_order + 2);
+	if (var == 14)
+		flags = 1U << (next8(in) % 32);
+	snapshot();
+	ret = buddy_core_alloc(&bc, order, flags);
+	if (order > max_order || (flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID)) {
+		EXPECT(ret == -EINVAL, "order %u flags %#x: %lld, want -EINVAL",
+		       order, flags, (long long)ret);
+		expect_unchanged();
+		return;
+	}
+	if (ret == -ENOMEM) {
+		EXPECT(!window_free(order),
+		       "order %u: -ENOMEM, but an aligned window of that order is free",
+		       order);
+		expect_unchanged();
+		return;
+	}
+	EXPECT(ret >= 0, "order %u: %lld", order, (long long)ret);
+	EXPECT(!(ret & ((1LL << order) - 1)), "order %u: offset %lld misaligned",
+	       order, (long long)ret);
+	EXPECT((u64)ret + (1ULL << order) <= units,
+	       "order %u: offset %lld past the pool", order, (long long)ret);
+	EXPECT(range_free((unsigned int)ret, 1U << order),
+	       "order %u: block at %lld overlaps a live block", order,
+	       (long long)ret);
+	mark((unsigned int)ret, 1U << order, false);
+	start_order[ret] = (u8)(order + 1);
+	live[nlive].offset = (u32)ret;
+	live[nlive].order = (u8)order;
+	nlive++;
+	model_free -= 1ULL << order;
+}
+
+/* Frees live[@i]; it must succeed. */
+static void free_live(unsigned int i)
+{
+	struct blk b = live[i];
+	int ret = buddy_core_free(&bc, b.offset, b.order);
+
+	EXPECT(ret == 0, "free of live block (%u, order %u): %d", b.offset,
+	       b.order, ret);
+	mark(b.offset, 1U << b.order, true);
+	start_order[b.offset] = 0;
+	model_free += 1ULL << b.order;
+	live[i] = live[--nlive];
+	freed[nfreed++ % FREED_RING] = b;
+}
+
+static void do_free(struct input *in)
+{
+	opname = "free";
+	free_live(next16(in) % nlive);
+}
+
+/* The model's verdict on free(@offset, @order), and the live index if valid. */
+static bool valid_free(u64 offset, unsigned int order, unsigned int *idx)
+{
+	unsigned int i;
+
+	if (order > max_order || offset >= units ||
+	    start_order[offset] != order + 1)
+		return false;
+	for (i = 0; i < nlive; i++) {
+		if (live[i].offset == offset) {
+			*idx = i;
+			return true;
+		}
+	}
+	die("model: no live block at %llu", (unsigned long long)offset);
+}
+
+static void do_bogus_free(struct input *in, unsigned int var)
+{
+	struct blk b = nlive ? live[next16(in) % nlive] : (struct blk){ 0, 0 };
+	unsigned int size = 1U << b.order, order, idx;
+	u64 offset;
+	int ret;
+
+	opname = "bogus free";
+	switch (var % 9) {
+	case 1:		/* inside a live block, same order */
+		offset = size > 1 ? b.offset + 1 + next16(in) % (size - 1) : b.offset + 1;
+		order = b.order;
+		break;
+	case 2:		/* misaligned, any order */
+		offset = b.offset + 1 + next8(in) % 7;
+		order = next8(in) % (max_order + 1);
+		break;
+	case 3:		/* wrong order: a block's start, another order */
+		offset = b.offset;
+		order = b.order + 1 + next8(in) % 3;
+		if (next8(in) & 1)
+			order = b.order - 1 - (order - b.order - 1);
+		break;
+	case 4:		/* past the pool */
+		offset = units + next16(in);
+		order = next8(in) % (max_order + 1);
+		break;
+	case 5:		/* huge offsets */
+		offset = next64(in);
+		offset |= 1ULL << (next8(in) % 64);
+		order = next8(in);
+		break;
+	case 6:		/* double free, or the same block reallocated */
+		if (!nfreed)
+			return;
+		b = freed[next8(in) % (nfreed < FREED_RING ? nfreed : FREED_RING)];
+		offset = b.offset;
+		order = b.order;
+		break;
+	case 7:		/* order past any pool */
+		offset = b.offset;
+		order = BUDDY_CORE_MAX_ORDER + 1 + next8(in);
+		if (next8(in) & 1)
+			order = ~0U - next8(in);
+		break;
+	default:	/* random */
+		offset = next16(in) % (2 * units);
+		order = next8(in) % (max_order + 3);
+		break;
+	}
+	if (valid_free(offset, order, &idx)) {
+		/* Hit a live block exactly: a real free. */
+		free_live(idx);
+		return;
+	}
+	snapshot();
+	ret = buddy_core_free(&bc, offset, order);
+	EXPECT(ret == -EINVAL,
+	       "free(%llu, order %u) of no live block: %d, want -EINVAL",
+	       (unsigned long long)offset, order, ret);
+	expect_unchanged();
+}
+
+static void do_order_for(struct input *in, unsigned int var)
+{
+	u64 v = next64(in) >> (var * 4);
+	int want = 0, got;
+
+	opname = "order_for";
+	while (want < 64 && (1ULL << want) < v)
+		want++;
+	if (!v)
+		want = -EINVAL;
+	got = buddy_core_order_for(v);
+	EXPECT(got == want, "order_for(%llu) = %d, want %d",
+	       (unsigned long long)v, got, want);
+}
+
+static void do_drain(struct input *in)
+{
+	unsigned int r = next8(in);
+
+	opname = "drain";
+	while (nlive)
+		free_live((r += 7) % nlive);
+	EXPECT(buddy_core_free_units(&bc) == units &&
+	       buddy_core_nr_free(&bc, max_order) == 1 &&
+	       buddy_core_largest_order(&bc) == (int)max_order,
+	       "the pool is not whole after freeing every block");
+	check_core();
+}
+
+/* meta_size and init's refusals; leaves @bc untouched. */
+static void check_setup(void)
+{
+	struct buddy_core junk, before;
+
+	opname = "setup";
+	EXPECT(buddy_core_meta_size(max_order) == (2UL << max_order) - 1,
+	       "meta_size(%u) = %zu", max_order, buddy_core_meta_size(max_order));
+	EXPECT(buddy_core_meta_size(BUDDY_CORE_MAX_ORDER + 1) == 0 &&
+	       buddy_core_meta_size(~0U) == 0, "meta_size past the limit not 0");
+	memset(&junk, 0x5a, sizeof(junk));
+	memcpy(&before, &junk, sizeof(junk));
+	EXPECT(buddy_core_init(&junk, max_order, tree, tree_size - 1) == -EINVAL &&
+	       buddy_core_init(&junk, max_order, NULL, tree_size) == -EINVAL &&
+	       buddy_core_init(&junk, BUDDY_CORE_MAX_ORDER + 1, tree,
+			       tree_size) == -EINVAL,
+	       "init accepted a short or missing buffer or a huge order");
+	EXPECT(!memcmp(&junk, &before, sizeof(junk)),
+	       "a refused init changed the pool");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = { .data = data, .len = size };
+	unsigned int recount_every, check_every;
+
+	if (!size)
+		return 0;
+	max_order = next8(&in) % (FUZZ_MAX_ORDER + 1);
+	units = 1U << max_order;
+	nwords = (units + 63) / 64;
+	tree_size = buddy_core_meta_size(max_order);
+	/*
+	 * One buffer per pool order, of exactly the size, kept across inputs:
+	 * a fresh malloc() per input costs ASan's quarantine page faults.
+	 */
+	if (!trees[max_order]) {
+		trees[max_order] = malloc(tree_size);
+		if (!trees[max_order])
+			abort();
+	}
+	tree = trees[max_order];
+	opno = 0;
+	opname = NULL;
+	check_setup();
+	EXPECT(buddy_core_init(&bc, max_order, tree, tree_size) == 0,
+	       "init failed");
+
+	memset(freebits, 0, sizeof(freebits));
+	mark(0, units, true);
+	memset(start_order, 0, units);
+	nlive = 0;
+	nfreed = 0;
+	model_free = units;
+	/* Both are O(pool): amortised to a few dozen words a step. */
+	recount_every = nwords > 4 ? nwords / 4 : 1;
+	check_every = units > 16 ? units / 16 : 1;
+	recount();
+
+	while (in.pos < in.len) {
+		u8 op = next8(&in);
+		unsigned int kind = op & 15, var = op >> 4;
+
+		opno++;
+		if (kind <= K_ALLOC_LAST || kind == K_ALLOC2) {
+			do_alloc(&in, var);
+		} else if (kind <= K_FREE_LAST) {
+			if (nlive)
+				do_free(&in);
+			else
+				do_bogus_free(&in, var);
+		} else if (kind <= K_BOGUS_LAST) {
+			do_bogus_free(&in, var);
+		} else if (kind == K_ORDER_FOR) {
+			do_order_for(&in, var);
+		} else {
+			do_drain(&in);
+		}
+		EXPECT(buddy_core_free_units(&bc) == model_free,
+		       "free_units %llu, the model has %llu",
+		       (unsigned long long)buddy_core_free_units(&bc),
+		       (unsigned long long)model_free);
+		EXPECT(buddy_core_max_order(&bc) == max_order, "max_order changed");
+		if (opno % recount_every == 0)
+			recount();
+		if (opno % check_every == 0)
+			check_core();
+	}
+	opname = "end";
+	recount();
+	check_core();
+	return 0;
+}

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# SMP stress of /dev/buddy on Debian's own 6.12 kernel under qemu (TCG,
+# -smp 2), through scripts/qemu-run.sh: tools/smp_stress.c, several
+# processes of several threads allocating, mapping, stamping, verifying and
+# freeing at once (see its header).  Stages:
+#   default    the module's default pool (4 MiB of 4 KiB units)
+#   reserved   a 256 MiB pool reserved at boot: -m 1024,
+#              memmap=256M$0x30000000, phys_base=0x30000000
+#              pool_size=268435456 (as scripts/qemu-e2e.sh does)
+#
+#   scripts/smp-stress.sh [--seconds S] [--seed N] [--procs N] [--threads N]
+#                         [STAGE...]
+#
+# smp_stress is built statically (the guest has only busybox) into
+# build/qemu.  qemu-run.sh fails a boot whose kernel log has a warning, BUG,
+# Oops or lockdep/KASAN/UBSAN report, or whose insmod or rmmod failed; that
+# counts as one more failure, as does a run that prints no summary.  Each
+# run's summary shows as "# smp_stress [STAGE]: N passed, N failed"; the last
+# line, "N passed, N failed", adds them up.  Exits non-zero on any failure.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=$repo/build/qemu
+seconds=30
+seed=""
+extra=()
+stages=()
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--seconds) seconds=$2; shift 2 ;;
+	--seed) seed=$2; shift 2 ;;
+	--procs | --threads) extra+=("$1" "$2"); shift 2 ;;
+	-h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	default | reserved) stages+=("$1"); shift ;;
+	*) echo "smp-stress: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ ${#stages[@]} -gt 0 ] || stages=(default reserved)
+[ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+
+passed=0
+failed=0
+start=$SECONDS
+
+mkdir -p "$out"
+if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$repo/include/uapi" \
+	-pthread -static -o "$out/smp_stress" "$repo/tools/smp_stress.c"; then
+	echo "not ok - smp_stress builds statically"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "# smp-stress: seed $seed, $seconds s a stage (replay: scripts/smp-stress.sh --seed $seed)"
+
+# run STAGE [qemu-run.sh options]: one boot; adds to passed/failed.
+run() {
+	local stage=$1 label log rc summary p f t=$SECONDS
+	shift
+	label="smp_stress [$stage]"
+	log=$(mktemp /tmp/buddy-smp-stress.XXXXXX)
+	echo "# === $label"
+	"$repo"/scripts/qemu-run.sh --timeout $((seconds + 600)) "$@" -- \
+		"$out/smp_stress" --seconds "$seconds" --seed "$seed" "${extra[@]}" \
+		>"$log" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
+	rm -f "$log"
+	echo "# $label: boot and run took $((SECONDS - t)) s"
+	if [ -z "$summary" ]; then
+		echo "not ok - $label: no summary line (status $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	read -r p _ f _ <<<"$summary"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - $label: qemu-run.sh failed (status $rc) though every check passed"
+		failed=$((failed + 1))
+	fi
+}
+
+for stage in "${stages[@]}"; do
+	case "$stage" in
+	default) run default ;;
+	reserved)
+		# shellcheck disable=SC2016 # the $ is for the kernel, not the shell
+		run reserved --mem 1024 --append 'memmap=256M$0x30000000' \
+			--params "phys_base=0x30000000 pool_size=268435456"
+		;;
+	esac
+done
+
+echo "# smp-stress: took $((SECONDS - start)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
