@@ -431,6 +431,16 @@ static const struct buddy_ioctl_desc buddy_ioctls[] = {
 /* Large enough for the biggest struct any command takes. */
 #define BUDDY_IOCTL_MAX_SIZE	64
 
+/* Copy a command's result out in the caller's size, zeros past ours. */
+static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,
+		       unsigned int ksize)
+{
+	if (copy_to_user(uarg, kdata, min(usize, ksize)) ||
+	    (usize > ksize && clear_user(uarg + ksize, usize - ksize)))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * Like dma-heap's dispatcher: the struct size comes from the caller's command
  * number, so structs can grow at their end.  A newer caller's extra input
@@ -465,6 +475,7 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 				return ret ? ret : -EINVAL;
 		}
 	} else if (!access_ok(uarg, usize)) {
+		/* Also a zero-size struct: no copy below would notice. */
 		return -EFAULT;
 	}
 	/*
@@ -473,18 +484,17 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	 * racing munmap or mprotect can make the final copy fail after this;
 	 * complete() then undoes what it can.
 	 */
-	if ((_IOC_DIR(ucmd) & _IOC_READ) &&
-	    (copy_to_user(uarg, kdata, min(usize, ksize)) ||
-	     (usize > ksize && clear_user(uarg + ksize, usize - ksize))))
-		return -EFAULT;
+	if (_IOC_DIR(ucmd) & _IOC_READ) {
+		ret = copy_result(uarg, kdata, usize, ksize);
+		if (ret)
+			return ret;
+	}
 
 	ret = desc->handler(file->private_data, kdata);
 	if (ret)
 		return ret;
-	if ((_IOC_DIR(ucmd) & _IOC_READ) &&
-	    (copy_to_user(uarg, kdata, min(usize, ksize)) ||
-	     (usize > ksize && clear_user(uarg + ksize, usize - ksize))))
-		ret = -EFAULT;
+	if (_IOC_DIR(ucmd) & _IOC_READ)
+		ret = copy_result(uarg, kdata, usize, ksize);
 	if (desc->complete)
 		desc->complete(file->private_data, kdata, !ret);
 	return ret;
