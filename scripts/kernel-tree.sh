@@ -70,7 +70,10 @@ build_uml() {
 		# Start from a built sibling: copied file times let make redo
 		# only what the changed options touch.
 		local seed
-		seed=$(ls -dt "$cache/build/$src_ver"-um-*/.buddy-built 2>/dev/null | head -1)
+		# No build yet: ls fails, which pipefail must not turn into
+		# an exit.
+		seed=$(ls -dt "$cache/build/$src_ver"-um-*/.buddy-built 2>/dev/null |
+		       head -1 || true)
 		mkdir -p "$cache/build"
 		if [ -n "$seed" ]; then
 			log "seeding $build from $(dirname "$seed")"
