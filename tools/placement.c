@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Placement policy benchmark: the seed's left-first descent against best fit
- * by branch, on one churn workload.  docs/PLACEMENT.md has the figures.
+ * Placement policy benchmark, on one churn workload: buddy_core (the
+ * lowest-addressed free block of the smallest order) against the longest[]
+ * tree it replaced, with the seed's left-first descent and with best fit by
+ * branch.  docs/PLACEMENT.md has the figures.
  *
- * Both policies are the same buddy_core.c: once as built, once built with
- * BUDDY_CORE_LEFT_FIRST and its names prefixed lf_ (see tools/Makefile).
+ * The tree is tools/tree_core.c, built twice: as is, and with
+ * TREE_CORE_LEFT_FIRST and its names prefixed lf_ (see tools/Makefile).
  * Every step draws the same three random numbers whatever the outcome, so
- * both policies see the same requests for as long as their pools agree.
+ * all policies see the same requests for as long as their pools agree.
  *
  *   placement [seed [ops [free_pct]]]
  *
@@ -22,33 +24,69 @@
 #include <stdlib.h>
 
 #include "../buddy_core.h"
+#include "tree_core.h"
 
-/* The left-first build of buddy_core.c (tools/Makefile renames it). */
-int lf_buddy_core_init(struct buddy_core *bc, unsigned int max_order,
-		       void *meta, size_t meta_size);
-s64 lf_buddy_core_alloc(struct buddy_core *bc, unsigned int order,
-			unsigned int flags);
-int lf_buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order);
-int lf_buddy_core_check(const struct buddy_core *bc);
+/* The left-first build of tree_core.c (tools/Makefile renames it). */
+size_t lf_tree_core_meta_size(unsigned int max_order);
+int lf_tree_core_init(struct tree_core *bc, unsigned int max_order,
+		      void *meta, size_t meta_size);
+s64 lf_tree_core_alloc(struct tree_core *bc, unsigned int order,
+		       unsigned int flags);
+int lf_tree_core_free(struct tree_core *bc, u64 offset, unsigned int order);
+int lf_tree_core_check(const struct tree_core *bc);
 
 #define POOL_ORDER	20
 #define POOL_UNITS	(1ULL << POOL_ORDER)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-struct policy {
-	const char *name;
-	int (*init)(struct buddy_core *bc, unsigned int max_order, void *meta,
-		    size_t meta_size);
-	s64 (*alloc)(struct buddy_core *bc, unsigned int order, unsigned int flags);
-	int (*free)(struct buddy_core *bc, u64 offset, unsigned int order);
-	int (*check)(const struct buddy_core *bc);
+/* One pool of any policy; the wrappers below pick their member. */
+union pool {
+	struct buddy_core buddy;
+	struct tree_core tree;
 };
 
+struct policy {
+	const char *name;
+	size_t (*meta_size)(unsigned int max_order);
+	int (*init)(union pool *pl, unsigned int max_order, void *meta,
+		    size_t meta_size);
+	s64 (*alloc)(union pool *pl, unsigned int order, unsigned int flags);
+	int (*free)(union pool *pl, u64 offset, unsigned int order);
+	int (*check)(const union pool *pl);
+	u64 (*free_units)(const union pool *pl);
+	int (*largest)(const union pool *pl);
+};
+
+/*
+ * Wrappers named @w##*, calling the allocator whose names start with @sym
+ * on the union member @m (the inline getters are never renamed).
+ */
+#define POLICY_WRAPPERS(w, sym, m)					\
+static int w##init(union pool *pl, unsigned int max_order, void *meta,	\
+		   size_t meta_size)					\
+{ return sym##_core_init(&pl->m, max_order, meta, meta_size); }	\
+static s64 w##alloc(union pool *pl, unsigned int order, unsigned int flags) \
+{ return sym##_core_alloc(&pl->m, order, flags); }			\
+static int w##free(union pool *pl, u64 offset, unsigned int order)	\
+{ return sym##_core_free(&pl->m, offset, order); }			\
+static int w##check(const union pool *pl)				\
+{ return sym##_core_check(&pl->m); }					\
+static u64 w##free_units(const union pool *pl)				\
+{ return m##_core_free_units(&pl->m); }				\
+static int w##largest(const union pool *pl)				\
+{ return m##_core_largest_order(&pl->m); }
+
+#define POLICY(name, w, sym) { name, sym##_core_meta_size, w##init, w##alloc, \
+			       w##free, w##check, w##free_units, w##largest }
+
+POLICY_WRAPPERS(bc_, buddy, buddy)
+POLICY_WRAPPERS(bf_, tree, tree)
+POLICY_WRAPPERS(lf_, lf_tree, tree)
+
 static const struct policy policies[] = {
-	{ "left-first", lf_buddy_core_init, lf_buddy_core_alloc,
-	  lf_buddy_core_free, lf_buddy_core_check },
-	{ "best-fit-by-branch", buddy_core_init, buddy_core_alloc,
-	  buddy_core_free, buddy_core_check },
+	POLICY("tree, left-first", lf_, lf_tree),
+	POLICY("tree, best-fit-branch", bf_, tree),
+	POLICY("buddy_core", bc_, buddy),
 };
 
 struct result {
@@ -93,11 +131,11 @@ static unsigned int request_order(u64 r, u64 s)
 static int churn(const struct policy *pol, u64 seed, unsigned int budget_pct,
 		 u64 ops, unsigned int free_pct, struct result *res)
 {
-	size_t size = buddy_core_meta_size(POOL_ORDER);
+	size_t size = pol->meta_size(POOL_ORDER);
 	u64 budget = POOL_UNITS * budget_pct / 100, rnd = seed, i;
 	struct live lv = { 0 };
 	bool filling = true;
-	struct buddy_core bc;
+	union pool bc;
 	void *meta;
 	int ret = -ENOMEM;
 
@@ -142,7 +180,7 @@ static int churn(const struct policy *pol, u64 seed, unsigned int budget_pct,
 			lv.order[k] = lv.order[lv.n];
 			res->frees++;
 		} else {
-			u64 free_units = buddy_core_free_units(&bc);
+			u64 free_units = pol->free_units(&bc);
 
 			off = pol->alloc(&bc, order, 0);
 			if (filling) {
@@ -169,16 +207,16 @@ static int churn(const struct policy *pol, u64 seed, unsigned int budget_pct,
 		if (filling)
 			continue;
 		res->live_sum += lv.units;
-		res->largest_sum += buddy_core_largest_order(&bc);
+		res->largest_sum += pol->largest(&bc);
 		if (lv.units < res->live_min)
 			res->live_min = lv.units;
 		i++;
 	}
 	res->ops = i;
-	res->largest = buddy_core_largest_order(&bc);
+	res->largest = pol->largest(&bc);
 	/* The figures are only worth something if the pool is sound. */
 	ret = pol->check(&bc);
-	if (!ret && buddy_core_free_units(&bc) != POOL_UNITS - lv.units)
+	if (!ret && pol->free_units(&bc) != POOL_UNITS - lv.units)
 		ret = -EUCLEAN;
 out:
 	free(meta);
@@ -218,10 +256,10 @@ int main(int argc, char **argv)
 	printf("pool 2^%u units, seed %" PRIu64 ", %" PRIu64
 	       " churn ops after the fill, free when over budget or %u%%\n\n",
 	       POOL_ORDER, seed, ops, free_pct);
-	printf("| policy             | budget | ops     | allocs  | failed, free >= size"
+	printf("| policy                | budget | ops     | allocs  | failed, free >= size"
 	       " | of allocs | of large | largest at end | mean largest"
 	       " | mean live | min live |\n");
-	printf("|--------------------|--------|---------|---------|---------------------:"
+	printf("|-----------------------|--------|---------|---------|---------------------:"
 	       "|----------:|---------:|---------------:|-------------:"
 	       "|----------:|---------:|\n");
 	for (b = 0; b < ARRAY_SIZE(budgets); b++) {
@@ -235,7 +273,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			/* Every failure counts here: a budget leaves >= 5% free. */
-			printf("| %-18s | %5u%% | %7" PRIu64 " | %7" PRIu64 " | %20" PRIu64
+			printf("| %-21s | %5u%% | %7" PRIu64 " | %7" PRIu64 " | %20" PRIu64
 			       " | %8.4f%% | %7.3f%% | %14d | %12.2f | %8.2f%% | %7.2f%% |\n",
 			       policies[p].name, budgets[b], r.ops, r.allocs,
 			       r.failed_free_enough,
