@@ -1,57 +1,227 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * buddy_core: a binary buddy allocator over offsets.  See buddy_core.h for
- * the tree encoding and the concurrency contract.
+ * the bitmap layout and the concurrency contract.
  */
 #ifdef __KERNEL__
+#include <linux/bitops.h>
 #include <linux/errno.h>
 #include <linux/export.h>
+#include <linux/limits.h>
 #include <linux/log2.h>
+#include <linux/math.h>
 #include <linux/string.h>
 #endif
 #include "buddy_core.h"
 
-static inline size_t parent_of(size_t node)
+#define WORD_MASK	(BIT_ULL(BUDDY_CORE_WORD_SHIFT) - 1)
+
+/* Levels of a free map of 2^@bits_order bits: the bits, then summaries. */
+static inline unsigned int map_levels(unsigned int bits_order)
 {
-	return (node - 1) / 2;
+	return bits_order > BUDDY_CORE_WORD_SHIFT ?
+	       DIV_ROUND_UP(bits_order, BUDDY_CORE_WORD_SHIFT) : 1;
 }
 
-static inline size_t left_of(size_t node)
+/* Words in level @level of a map of 2^@bits_order bits. */
+static inline u64 level_words(unsigned int bits_order, unsigned int level)
 {
-	return 2 * node + 1;
+	unsigned int shift = BUDDY_CORE_WORD_SHIFT * (level + 1);
+
+	return bits_order > shift ? (u64)1 << (bits_order - shift) : 1;
 }
 
-/* The node of the block of 2^@order units at @offset (aligned). */
-static inline size_t node_of(unsigned int max_order, u64 offset,
-			     unsigned int order)
+static inline u64 **order_maps(const struct buddy_core *bc, unsigned int order)
 {
-	return ((size_t)1 << (max_order - order)) - 1 + (size_t)(offset >> order);
+	return bc->maps + (size_t)order * bc->stride;
 }
 
-/* A parent's value when it is not whole: its best child, or "full". */
-static inline s8 merged_value(s8 left, s8 right)
+static inline u64 *alloc_map(const struct buddy_core *bc, unsigned int order)
 {
-	s8 best = left > right ? left : right;
+	return order_maps(bc, order)[bc->stride - 1];
+}
 
-	return best >= 0 ? best : BUDDY_NODE_SPLIT_FULL;
+static inline bool test_map_bit(const u64 *words, u64 index)
+{
+	return words[index >> BUDDY_CORE_WORD_SHIFT] &
+	       BIT_ULL(index & WORD_MASK);
+}
+
+/*
+ * Set bit @index of a free map (@level: its levels).  A word that was empty
+ * may lack its bit in the level above, and so on up, until a word already
+ * had a bit.  Above the top level, every map's row points at one sentinel
+ * word with every bit set, so the walk ends there without a level count.
+ */
+static inline void free_map_set(u64 *const *level, u64 index)
+{
+	u64 *word, old;
+
+	do {
+		u64 bit = BIT_ULL(index & WORD_MASK);
+
+		index >>= BUDDY_CORE_WORD_SHIFT;
+		word = *level++ + index;
+		old = *word;
+		*word = old | bit;
+	} while (!old);
+}
+
+/*
+ * Clear bit @index of a free map, and the summary bits over the words
+ * that this empties: for blocks away from the hint (merged buddies).
+ */
+static inline void free_map_clear(u64 *const *level, unsigned int top,
+				  u64 index)
+{
+	u64 *word = &level[0][index >> BUDDY_CORE_WORD_SHIFT];
+	u64 left = *word & ~BIT_ULL(index & WORD_MASK);
+	unsigned int l;
+
+	*word = left;
+	for (l = 1; !left && l <= top; l++) {
+		u64 bit;
+
+		index >>= BUDDY_CORE_WORD_SHIFT;
+		bit = BIT_ULL(index & WORD_MASK);
+		word = &level[l][index >> BUDDY_CORE_WORD_SHIFT];
+		left = *word & ~bit;
+		*word = left;
+	}
+}
+
+/*
+ * Allocation clears bits only in the hint's word and leaves the summary
+ * bits over it when it empties (buddy_core_alloc()): the next block freed
+ * nearby, often into this very word, then stops at them.  Those, on the
+ * hint's path up, are the only summary bits that may be stale.  Before the
+ * hint moves down to @word_index, clear them.
+ */
+static inline void hint_lower(struct buddy_core *bc, unsigned int order,
+			      u64 *const *level, u64 word_index)
+{
+	u64 index = bc->hint[order];
+	unsigned int top, l;
+
+	if (word_index >= index)
+		return;
+	bc->hint[order] = word_index;
+	if (level[0][index])
+		return;
+	top = bc->top[order];
+	for (l = 1; l <= top; l++) {
+		u64 bit = BIT_ULL(index & WORD_MASK), *word, left;
+
+		index >>= BUDDY_CORE_WORD_SHIFT;
+		word = &level[l][index];
+		left = *word & ~bit;
+		*word = left;
+		if (left)
+			return;
+	}
+}
+
+/*
+ * The lowest free block past the hint's word @index, which is empty like
+ * every word below it.  Up the summaries from it, clearing its path's
+ * (stale) bits, until a word has a bit past that path; then down, where no
+ * bit is stale.  The next block is usually near the last, so the climb is
+ * short.  Returns -1 if the map runs out, or a summary bit leads to an
+ * empty word or past the map's end: corrupted, since nr_free said the
+ * order had a block.
+ */
+static s64 free_map_find_after(u64 *const *level, unsigned int top,
+			       unsigned int bits_order, u64 index)
+{
+	unsigned int l;
+	u64 above = 0;
+
+	for (l = 1; l <= top; l++) {
+		u64 mask = ~1ULL << (index & WORD_MASK), *word;
+
+		index >>= BUDDY_CORE_WORD_SHIFT;
+		word = &level[l][index];
+		above = *word & mask;
+		*word = above;
+		if (above)
+			break;
+	}
+	if (!above)
+		return -1;
+	/* Down from the bit found in word index of level l. */
+	index = (index << BUDDY_CORE_WORD_SHIFT) | __ffs64(above);
+	for (;;) {
+		u64 word = level[--l][index];
+
+		if (unlikely(!word))
+			return -1;
+		index = (index << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
+		if (!l)
+			break;
+	}
+	if (unlikely(index >> bits_order))
+		return -1;
+	return (s64)index;
+}
+
+/*
+ * Bytes of the pointer table and of the words, for 2^@max_order units; the
+ * word count is also what init lays out, so both walk the same loop.
+ */
+static u64 meta_words(unsigned int max_order)
+{
+	u64 words = 0;
+	unsigned int order, l;
+
+	for (order = 0; order <= max_order; order++) {
+		unsigned int bits_order = max_order - order;
+
+		for (l = 0; l < map_levels(bits_order); l++)
+			words += level_words(bits_order, l);
+		words += level_words(bits_order, 0);	/* the alloc map */
+	}
+	return words + 1;				/* the sentinel */
+}
+
+/*
+ * A row per order: its levels, the sentinel, and last its alloc map.  Order
+ * 0 has the most levels, so it sets the row's length.
+ */
+static unsigned int row_stride(unsigned int max_order)
+{
+	return map_levels(max_order) + 2;
+}
+
+/* The pointer table, 8 bytes a slot whatever the pointer size: words align. */
+static u64 meta_table_bytes(unsigned int max_order)
+{
+	return (u64)(max_order + 1) * row_stride(max_order) * sizeof(u64);
 }
 
 /**
  * buddy_core_meta_size() - bytes of metadata a pool needs
  * @max_order: the pool holds 2^@max_order units
  *
- * One byte per tree node: 2^(@max_order + 1) - 1 bytes, under 2 bytes per
- * unit.
+ * Two bitmaps per order (free and allocated blocks), 2^(@max_order - k)
+ * bits each for order k, so about 4 bits per unit in all; summaries add
+ * 1/63 of the free maps, and a table of (@max_order + 1) * (levels + 2)
+ * pointers locates the maps.  About 0.51 bytes per unit for large pools.
  *
- * Return: the size, or 0 if @max_order is above BUDDY_CORE_MAX_ORDER or the
- * size does not fit in size_t.
+ * Return: the size (a multiple of 8), or 0 if @max_order is above
+ * BUDDY_CORE_MAX_ORDER or the size does not fit in size_t.
  */
 size_t buddy_core_meta_size(unsigned int max_order)
 {
-	if (max_order > BUDDY_CORE_MAX_ORDER ||
-	    max_order + 1 >= sizeof(size_t) * 8)
+	u64 words, bytes;
+
+	if (max_order > BUDDY_CORE_MAX_ORDER)
 		return 0;
-	return ((size_t)2 << max_order) - 1;
+	/* Under 2^58 words at max_order 62, so the products fit in u64. */
+	words = meta_words(max_order);
+	bytes = words * sizeof(u64) + meta_table_bytes(max_order);
+	if (bytes > SIZE_MAX)
+		return 0;
+	return (size_t)bytes;
 }
 EXPORT_SYMBOL_GPL(buddy_core_meta_size);
 
@@ -59,46 +229,99 @@ EXPORT_SYMBOL_GPL(buddy_core_meta_size);
  * buddy_core_init() - make a pool of 2^@max_order units, all free
  * @bc: the pool
  * @max_order: log2 of the number of units
- * @meta: buffer for the tree, owned by the caller for the pool's lifetime
+ * @meta: buffer for the maps, 8-byte aligned, owned by the caller for the
+ *	pool's lifetime
  * @meta_size: bytes in @meta, at least buddy_core_meta_size(@max_order)
  *
- * Return: 0, or -EINVAL for an unsupported @max_order or a missing or short
- * buffer (and @bc is left untouched).
+ * Return: 0, or -EINVAL for an unsupported @max_order or a missing, short or
+ * misaligned buffer (and @bc is left untouched).
  */
 int buddy_core_init(struct buddy_core *bc, unsigned int max_order,
 		    void *meta, size_t meta_size)
 {
 	size_t need = buddy_core_meta_size(max_order);
-	unsigned int depth;
+	unsigned int order, l;
+	u64 *words, *sentinel;
 
-	if (!need || !meta || meta_size < need)
+	if (!need || !meta || meta_size < need ||
+	    ((uintptr_t)meta & (sizeof(u64) - 1)))
 		return -EINVAL;
 
 	memset(bc, 0, sizeof(*bc));
-	bc->tree = meta;
+	bc->maps = meta;
 	bc->max_order = max_order;
-	/* Every node is whole: level d holds 2^d nodes of order max_order - d. */
-	for (depth = 0; depth <= max_order; depth++)
-		memset(bc->tree + ((size_t)1 << depth) - 1,
-		       (int)(max_order - depth), (size_t)1 << depth);
+	bc->stride = row_stride(max_order);
+	memset(meta, 0, need);
+	sentinel = (u64 *)((char *)meta + (size_t)meta_table_bytes(max_order));
+	*sentinel = ~0ULL;
+	words = sentinel + 1;
+	for (order = 0; order <= max_order; order++) {
+		unsigned int bits_order = max_order - order;
+		u64 **level = order_maps(bc, order);
+
+		bc->top[order] = (u8)(map_levels(bits_order) - 1);
+		bc->nr_blocks[order] = (u64)1 << bits_order;
+		for (l = 0; l < map_levels(bits_order); l++) {
+			level[l] = words;
+			words += level_words(bits_order, l);
+		}
+		level[l] = sentinel;
+		level[bc->stride - 1] = words;
+		words += level_words(bits_order, 0);
+		bc->rows[order] = level;
+		bc->alloc[order] = level[bc->stride - 1];
+	}
+	free_map_set(order_maps(bc, max_order), 0);
+	bc->nonempty = BIT_ULL(max_order);
 	bc->free_units = (u64)1 << max_order;
 	bc->nr_free[max_order] = 1;
 	return 0;
 }
 EXPORT_SYMBOL_GPL(buddy_core_init);
 
-/* Re-derive ancestors' values after @node changed, until one is unchanged. */
-static void update_ancestors(s8 *tree, size_t node)
+/*
+ * buddy_core_alloc() past its fast path: the hint's word is empty, or the
+ * smallest order with a free block, @found, is above @order.
+ */
+static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
+				unsigned int found)
 {
-	while (node) {
-		size_t left = left_of(parent_of(node));
-		s8 value = merged_value(tree[left], tree[left + 1]);
+	u64 *const *level = bc->rows[found];
+	u64 hint = bc->hint[found], word = level[0][hint], index;
+	s64 first;
 
-		node = parent_of(node);
-		if (tree[node] == value)
-			break;
-		tree[node] = value;
+	if (likely(word)) {
+		index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
+		if (unlikely(index >= bc->nr_blocks[found]))
+			return -EUCLEAN;
+		level[0][hint] = word & (word - 1);
+	} else {
+		first = free_map_find_after(level, bc->top[found],
+					    bc->max_order - found, hint);
+		if (unlikely(first < 0))
+			return -EUCLEAN;
+		index = (u64)first;
+		hint = index >> BUDDY_CORE_WORD_SHIFT;
+		bc->hint[found] = hint;
+		level[0][hint] &= ~BIT_ULL(index & WORD_MASK);
 	}
+	if (!--bc->nr_free[found])
+		bc->nonempty &= ~BIT_ULL(found);
+
+	/* Split: each level down frees the right half. */
+	while (found > order) {
+		found--;
+		level = bc->rows[found];
+		index <<= 1;
+		free_map_set(level, index | 1);
+		hint_lower(bc, found, level, index >> BUDDY_CORE_WORD_SHIFT);
+		if (!bc->nr_free[found]++)
+			bc->nonempty |= BIT_ULL(found);
+	}
+	bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT] |=
+		BIT_ULL(index & WORD_MASK);
+	bc->free_units -= (u64)1 << order;
+	return (s64)(index << order);
 }
 
 /**
@@ -107,57 +330,45 @@ static void update_ancestors(s8 *tree, size_t node)
  * @order: log2 of the block's size in units
  * @flags: BUDDY_CORE_ALLOC_* bits; none is defined yet, so 0
  *
- * Placement is best fit by branch: at each level the descent takes the child
- * whose largest free block is the smallest that still fits (left on a tie),
- * so exact fits are used before large blocks are split.  docs/PLACEMENT.md
- * has the figures that chose it over the seed's left-first descent.
+ * Takes the lowest-addressed free block of the smallest order that fits, as
+ * the page allocator prefers the smallest order, and splits it down to
+ * @order keeping left halves, so large free blocks stay whole as long as
+ * anything smaller serves.  docs/PLACEMENT.md has the figures.
  *
  * Return: the block's offset in units (aligned to 2^@order), -EINVAL for an
- * @order above max_order or an unknown flag, or -ENOMEM when no free block
- * of that order exists.  On error nothing changes.
+ * @order above max_order or an unknown flag, -ENOMEM when no free block of
+ * that order exists (on these nothing changes), or -EUCLEAN if the maps are
+ * found corrupted.
  */
 s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 		     unsigned int flags)
 {
-	s8 *tree = bc->tree;
-	unsigned int node_order = bc->max_order;
-	s8 want = (s8)order;
-	size_t node = 0;
+	u64 avail, hint, *word, bits, index;
+	unsigned int found;
 
 	if (order > bc->max_order || (flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID))
 		return -EINVAL;
-	if (tree[0] < want)
+	avail = bc->nonempty >> order;
+	if (!avail)
 		return -ENOMEM;
+	found = order + __ffs64(avail);
+	hint = bc->hint[found];
+	/* No word below the hint has a bit: the lowest in its own is it. */
+	word = &bc->rows[found][0][hint];
+	bits = *word;
+	if (unlikely(!bits || found != order))
+		return alloc_split(bc, order, found);
+	index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(bits);
+	/* A bit past the map's end (a map under 64 bits) is corruption. */
+	if (unlikely(index >= bc->nr_blocks[order]))
+		return -EUCLEAN;
 
-	/*
-	 * Down through split nodes until a whole one (a free block).  The
-	 * order bound never binds on a sound tree; it keeps a corrupted one
-	 * from walking past the leaves.
-	 */
-	while (tree[node] != (s8)node_order && node_order > order) {
-		size_t left = left_of(node);
-		s8 l = tree[left], r = tree[left + 1];
-
-#ifdef BUDDY_CORE_LEFT_FIRST
-		/* The seed's left-first descent: for the placement benchmark only. */
-		node = l >= want ? left : left + 1;
-		(void)r;
-#else
-		node = (l >= want && (r < want || l <= r)) ? left : left + 1;
-#endif
-		node_order--;
-	}
-	/* Split the free block: each level down leaves a free right half. */
-	bc->nr_free[node_order]--;
-	while (node_order > order) {
-		node = left_of(node);
-		node_order--;
-		bc->nr_free[node_order]++;
-	}
-	tree[node] = BUDDY_NODE_ALLOCATED;
-	update_ancestors(tree, node);
+	*word = bits & (bits - 1);
+	if (!--bc->nr_free[order])
+		bc->nonempty &= ~BIT_ULL(order);
+	bc->alloc[order][hint] |= bits & -bits;
 	bc->free_units -= (u64)1 << order;
-	return (s64)((node + 1 - ((size_t)1 << (bc->max_order - order))) << order);
+	return (s64)(index << order);
 }
 EXPORT_SYMBOL_GPL(buddy_core_alloc);
 
@@ -176,27 +387,52 @@ EXPORT_SYMBOL_GPL(buddy_core_alloc);
  */
 int buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order)
 {
-	s8 *tree = bc->tree;
-	size_t node;
+	unsigned int max_order = bc->max_order;
+	u64 *const *level;
+	u64 index, *word, bit, old;
 
-	if (order > bc->max_order || offset >> bc->max_order ||
+	if (order > max_order || offset >> max_order ||
 	    offset & (((u64)1 << order) - 1))
 		return -EINVAL;
-	node = node_of(bc->max_order, offset, order);
-	if (tree[node] != BUDDY_NODE_ALLOCATED)
+	index = offset >> order;
+	bit = BIT_ULL(index & WORD_MASK);
+	word = &bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT];
+	if (!(*word & bit))
 		return -EINVAL;
-
+	*word &= ~bit;
 	bc->free_units += (u64)1 << order;
-	tree[node] = (s8)order;
-	/* Merge upwards while the buddy (node ^ 1 in 1-based numbering) is whole. */
-	while (node && tree[((node - 1) ^ 1) + 1] == (s8)order) {
-		bc->nr_free[order]--;
-		node = parent_of(node);
-		order++;
-		tree[node] = (s8)order;
+
+	/*
+	 * A block and its buddy share a free-map word; a one-bit map's
+	 * buddy bit is past its end, always clear.  Without the buddy there
+	 * is no merge, and a word that had bits already has its summary bit
+	 * (and the hint is at or below it).
+	 */
+	level = bc->rows[order];
+	word = &level[0][index >> BUDDY_CORE_WORD_SHIFT];
+	old = *word;
+	if (likely(!(old & BIT_ULL((index ^ 1) & WORD_MASK)))) {
+		*word = old | bit;
+		if (likely(old)) {
+			bc->nr_free[order]++;
+			return 0;
+		}
+		free_map_set(level + 1, index >> BUDDY_CORE_WORD_SHIFT);
+	} else {
+		/* Merge upwards while the buddy is free. */
+		do {
+			free_map_clear(level, bc->top[order], index ^ 1);
+			if (!--bc->nr_free[order])
+				bc->nonempty &= ~BIT_ULL(order);
+			index >>= 1;
+			order++;
+			level = bc->rows[order];
+		} while (order < max_order && test_map_bit(level[0], index ^ 1));
+		free_map_set(level, index);
 	}
-	bc->nr_free[order]++;
-	update_ancestors(tree, node);
+	hint_lower(bc, order, level, index >> BUDDY_CORE_WORD_SHIFT);
+	if (!bc->nr_free[order]++)
+		bc->nonempty |= BIT_ULL(order);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(buddy_core_free);
@@ -218,63 +454,144 @@ int buddy_core_order_for(u64 units)
 }
 EXPORT_SYMBOL_GPL(buddy_core_order_for);
 
+/*
+ * One order's free map: no stray bits past its end, every non-empty word
+ * summarised, a summary bit over an empty word only on the hint's path,
+ * no block below the hint, and the non-empty bit.
+ */
+static int check_free_map(const struct buddy_core *bc, unsigned int order)
+{
+	unsigned int bits_order = bc->max_order - order;
+	u64 *const *level = bc->rows[order];
+	unsigned int top = bc->top[order];
+	u64 w, bits, hint = bc->hint[order];
+	unsigned int l;
+
+	if (hint >= level_words(bits_order, 0))
+		return -EUCLEAN;
+	for (w = 0; w < hint; w++)
+		if (level[0][w])
+			return -EUCLEAN;
+	for (l = 0; l <= top; l++) {
+		bits = bits_order > BUDDY_CORE_WORD_SHIFT * l ?
+		       (u64)1 << (bits_order - BUDDY_CORE_WORD_SHIFT * l) : 1;
+		if (bits <= WORD_MASK && level[l][0] & ~(BIT_ULL(bits) - 1))
+			return -EUCLEAN;
+		if (!l)
+			continue;
+		for (w = 0; w < level_words(bits_order, l - 1); w++) {
+			bool summarised = test_map_bit(level[l], w);
+			bool on_path = w == hint >> (BUDDY_CORE_WORD_SHIFT * (l - 1));
+
+			if (level[l - 1][w] ? !summarised : summarised && !on_path)
+				return -EUCLEAN;
+		}
+	}
+	if (!bc->nr_free[order] != !(bc->nonempty & BIT_ULL(order)))
+		return -EUCLEAN;
+	return 0;
+}
+
+/* The pointers init laid out: the table, the cached rows, tops and alloc maps. */
+static int check_layout(const struct buddy_core *bc)
+{
+	u64 *sentinel = (u64 *)((char *)bc->maps +
+				(size_t)meta_table_bytes(bc->max_order));
+	u64 *words = sentinel + 1;
+	unsigned int order, l;
+
+	if (bc->stride != row_stride(bc->max_order) || *sentinel != ~0ULL)
+		return -EUCLEAN;
+	for (order = 0; order <= bc->max_order; order++) {
+		unsigned int bits_order = bc->max_order - order;
+		u64 **level = order_maps(bc, order);
+
+		if (bc->rows[order] != level ||
+		    bc->top[order] != map_levels(bits_order) - 1 ||
+		    bc->nr_blocks[order] != (u64)1 << bits_order)
+			return -EUCLEAN;
+		for (l = 0; l < map_levels(bits_order); l++) {
+			if (level[l] != words)
+				return -EUCLEAN;
+			words += level_words(bits_order, l);
+		}
+		if (level[l] != sentinel || level[bc->stride - 1] != words ||
+		    bc->alloc[order] != words)
+			return -EUCLEAN;
+		words += level_words(bits_order, 0);
+	}
+	return 0;
+}
+
 /**
- * buddy_core_check() - verify the whole tree and the counters
+ * buddy_core_check() - verify the maps and the counters
  * @bc: the pool
  *
- * Checks every node against its children (value range, whole and allocated
- * nodes over whole children, split nodes holding their best child), and
- * recounts free units and free blocks per order.  O(pool size): for tests
- * and debugging, not for hot paths.
+ * Walks the pool block by block: at each block's start exactly one bit, free
+ * or allocated, of one order that the start is aligned to, and no free block
+ * beside a free buddy.  Then every set bit must have been met by the walk;
+ * the summaries, hints and non-empty mask must agree with the words below;
+ * the cached row pointers with the table; and free units and free blocks
+ * per order are recounted.  O(pool size): for tests and debugging, not for
+ * hot paths.
  *
  * Return: 0 if consistent, -EUCLEAN at the first inconsistency.
  */
 int buddy_core_check(const struct buddy_core *bc)
 {
 	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1] = { 0 };
-	unsigned int depth, order;
-	u64 free_units = 0;
+	u64 pos = 0, end = (u64)1 << bc->max_order;
+	u64 blocks = 0, set_bits = 0, free_units = 0, w;
+	unsigned int order;
 
-	for (depth = 0; depth <= bc->max_order; depth++) {
-		size_t first = ((size_t)1 << depth) - 1;
-		size_t last = first + ((size_t)1 << depth);
-		size_t node;
+	if (bc->max_order > BUDDY_CORE_MAX_ORDER || check_layout(bc) ||
+	    bc->nonempty >> bc->max_order >> 1)
+		return -EUCLEAN;
+	while (pos < end) {
+		unsigned int align = pos ? __ffs64(pos) : bc->max_order;
+		int found = -1;
+		bool is_free = false;
 
-		order = bc->max_order - depth;
-		for (node = first; node < last; node++) {
-			s8 v = bc->tree[node];
-			bool parent_split = !node ||
-				(bc->tree[parent_of(node)] >= BUDDY_NODE_SPLIT_FULL &&
-				 bc->tree[parent_of(node)] != (s8)(order + 1));
+		if (align > bc->max_order)
+			align = bc->max_order;
+		for (order = 0; order <= align; order++) {
+			u64 index = pos >> order;
+			bool f = test_map_bit(order_maps(bc, order)[0], index);
+			bool a = test_map_bit(alloc_map(bc, order), index);
 
-			if (v < BUDDY_NODE_ALLOCATED || v > (s8)order)
-				return -EUCLEAN;
-			if (v == (s8)order && parent_split) {
-				nr_free[order]++;
-				free_units += (u64)1 << order;
-			}
-			if (!order) {
-				if (v == BUDDY_NODE_SPLIT_FULL)
-					return -EUCLEAN;
+			if (!f && !a)
 				continue;
-			}
-			if (v == (s8)order || v == BUDDY_NODE_ALLOCATED) {
-				s8 whole = (s8)(order - 1);
-
-				if (bc->tree[left_of(node)] != whole ||
-				    bc->tree[left_of(node) + 1] != whole)
-					return -EUCLEAN;
-			} else {
-				s8 l = bc->tree[left_of(node)];
-				s8 r = bc->tree[left_of(node) + 1];
-
-				if ((l == (s8)(order - 1) && r == l) ||
-				    v != merged_value(l, r))
-					return -EUCLEAN;
-			}
+			if (found >= 0 || (f && a))
+				return -EUCLEAN;
+			found = order;
+			is_free = f;
 		}
+		if (found < 0)
+			return -EUCLEAN;
+		if (is_free) {
+			u64 index = pos >> found;
+
+			if ((unsigned int)found < bc->max_order &&
+			    test_map_bit(order_maps(bc, found)[0], index ^ 1))
+				return -EUCLEAN;
+			nr_free[found]++;
+			free_units += (u64)1 << found;
+		}
+		blocks++;
+		pos += (u64)1 << found;
 	}
-	if (free_units != bc->free_units)
+	for (order = 0; order <= bc->max_order; order++) {
+		u64 words = level_words(bc->max_order - order, 0);
+		const u64 *free_bits = order_maps(bc, order)[0];
+		const u64 *alloc_bits = alloc_map(bc, order);
+
+		for (w = 0; w < words; w++)
+			set_bits += hweight64(free_bits[w]) +
+				    hweight64(alloc_bits[w]);
+		if (check_free_map(bc, order))
+			return -EUCLEAN;
+	}
+	if (set_bits != blocks || free_units != bc->free_units)
 		return -EUCLEAN;
 	for (order = 0; order <= bc->max_order; order++)
 		if (nr_free[order] != bc->nr_free[order])

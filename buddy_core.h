@@ -12,20 +12,33 @@
  * getters read single fields and may run concurrently with a writer if the
  * caller accepts a momentarily stale value (see buddy_mod.c).
  *
- * The tree is the classic "longest[]" array: node i has children 2i+1 and
- * 2i+2, and holds an explicitly signed byte:
- *   0..order   the order of the largest free block in its subtree
- *              (== the node's own order: the node's block is free);
- *   BUDDY_NODE_SPLIT_FULL   split, nothing free below;
- *   BUDDY_NODE_ALLOCATED    an allocated block starts exactly here.
- * Below an allocated node the subtree keeps its "free" values untouched, so
- * an allocated node is the only node that reads BUDDY_NODE_ALLOCATED on its
- * path: free() validates (offset, order) by looking at one byte.
+ * Free blocks are kept the way the page allocator keeps them, by order,
+ * but in bitmaps outside the managed memory, so a block of the wanted order
+ * is found without walking down from a root:
+ *   free map of order k: bit i set iff the block of 2^k units at i << k is
+ *              free and maximal (its buddy is not free as well).  Above its
+ *              words sit 64-ary summary levels up to one top word: bit j of
+ *              level l + 1 is set if word j of level l is non-zero.
+ *   alloc map of order k: bit i set iff an allocated block of 2^k units
+ *              starts at i << k.  free() validates (offset, order) by this
+ *              one bit, so only the exact start of a live block, with its
+ *              own order, can be freed.
+ *   hint[k]:   a free-map word with no free block below it, where the
+ *              search for the lowest block starts.  Allocation clears bits
+ *              in that word only, leaving the summary bits above it set when
+ *              it empties: summary bits on the hint's path may be stale, no
+ *              other, and none is ever missing.
+ *   nonempty:  bit k set iff nr_free[k] > 0.
+ * Allocation takes the lowest-addressed free block of the smallest order
+ * that fits and splits it, keeping left halves (docs/PLACEMENT.md).  Most
+ * calls touch one or two words; the rest walk summary levels, max_order / 6
+ * of them at most, and never from a root.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H
 
 #ifdef __KERNEL__
+#include <linux/bitops.h>
 #include <linux/types.h>
 #else
 #include <buddy_compat.h>
@@ -34,9 +47,8 @@
 /* Largest pool: 2^62 units keeps every offset and count inside s64. */
 #define BUDDY_CORE_MAX_ORDER	62
 
-/* Node values below zero; a free order is 0..max_order. */
-#define BUDDY_NODE_SPLIT_FULL	((s8)-1)
-#define BUDDY_NODE_ALLOCATED	((s8)-2)
+/* Summary fan-out: one u64 word summarises 64 words below it. */
+#define BUDDY_CORE_WORD_SHIFT	6
 
 /*
  * Allocation flags.  None is defined yet: every bit is reserved for what
@@ -47,18 +59,34 @@
 
 /**
  * struct buddy_core - one buddy pool
- * @tree: 2^(max_order+1) - 1 nodes, caller-provided (see buddy_core_meta_size())
+ * @maps: per order, @stride pointers into the caller's buffer: the free
+ *	map's levels (bits first, then summaries up to the top word), and in
+ *	the last slot the alloc map
  * @max_order: the pool holds 2^max_order units
+ * @stride: pointers per order in @maps
+ * @nonempty: bit k set iff a free block of order k exists
  * @free_units: units in free blocks
- * @nr_free: free blocks per order, as the tree holds them (maximal blocks)
+ * @top: per order, the index of the free map's top level in @maps
+ * @nr_free: free blocks per order (maximal blocks)
+ * @hint: per order, a free-map word index with no free block below it
+ * @rows: per order, its first pointer in @maps (the free map's levels)
+ * @alloc: per order, its alloc map (the last pointer of its row)
+ * @nr_blocks: per order, blocks in the pool (bits in each map)
  *
  * Fields are read-only outside buddy_core.c; use the getters.
  */
 struct buddy_core {
-	s8 *tree;
+	u64 **maps;
 	unsigned int max_order;
+	unsigned int stride;
+	u64 nonempty;
 	u64 free_units;
+	u8 top[BUDDY_CORE_MAX_ORDER + 1];
 	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1];
+	u64 hint[BUDDY_CORE_MAX_ORDER + 1];
+	u64 **rows[BUDDY_CORE_MAX_ORDER + 1];
+	u64 *alloc[BUDDY_CORE_MAX_ORDER + 1];
+	u64 nr_blocks[BUDDY_CORE_MAX_ORDER + 1];
 };
 
 size_t buddy_core_meta_size(unsigned int max_order);
@@ -84,10 +112,10 @@ static inline u64 buddy_core_free_units(const struct buddy_core *bc)
 /* Order of the largest free block, or -ENOMEM when no unit is free. */
 static inline int buddy_core_largest_order(const struct buddy_core *bc)
 {
-	return bc->tree[0] >= 0 ? bc->tree[0] : -ENOMEM;
+	return bc->nonempty ? fls64(bc->nonempty) - 1 : -ENOMEM;
 }
 
-/* Free blocks of exactly @order, as the tree holds them; 0 past max_order. */
+/* Free blocks of exactly @order (maximal blocks); 0 past max_order. */
 static inline u64 buddy_core_nr_free(const struct buddy_core *bc,
 				     unsigned int order)
 {

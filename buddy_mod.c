@@ -97,7 +97,7 @@ struct buddy_counters {
  * struct buddy_pool - the one pool this module manages
  * @lock: serialises @core and every file's block table
  * @core: the allocator, in units of @unit_shift
- * @meta: @core's tree
+ * @meta: @core's maps
  * @pages: the pool's memory, 2^@page_order pages from alloc_pages(), or
  *         NULL for a pool at phys_base
  * @page_order: order of @pages
@@ -582,22 +582,28 @@ static const struct file_operations buddy_fops = {
 
 /* A copy of the pool's figures for debugfs, taken without the lock. */
 struct buddy_snapshot {
-	struct buddy_core core;
+	u64 free_units;
+	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1];
 	struct buddy_counters stats;
 	int largest_order;
 };
 
 static void read_snapshot(struct buddy_snapshot *snap)
 {
+	unsigned int order, max_order = buddy_core_max_order(&pool.core);
+
 	/*
 	 * Written under pool.lock; debugfs readers take a copy without it and
 	 * accept figures a moment old (or from two moments) rather than stall
 	 * allocations.
 	 */
-	snap->core = data_race(pool.core);
+	snap->free_units = data_race(buddy_core_free_units(&pool.core));
+	for (order = 0; order <= max_order; order++)
+		/* Likewise. */
+		snap->nr_free[order] = data_race(buddy_core_nr_free(&pool.core, order));
 	/* Likewise. */
 	snap->stats = data_race(pool.stats);
-	/* The root byte of the tree, likewise. */
+	/* Likewise. */
 	snap->largest_order = data_race(buddy_core_largest_order(&pool.core));
 }
 
@@ -609,7 +615,7 @@ static int stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "pool_size: %llu\n", pool.size);
 	seq_printf(m, "unit_size: %llu\n", 1ULL << pool.unit_shift);
 	seq_printf(m, "max_order: %u\n", buddy_core_max_order(&pool.core));
-	seq_printf(m, "free_bytes: %llu\n", buddy_core_free_units(&st.core) << pool.unit_shift);
+	seq_printf(m, "free_bytes: %llu\n", st.free_units << pool.unit_shift);
 	seq_printf(m, "used_bytes: %llu\n", st.stats.used_bytes);
 	seq_printf(m, "largest_free: %llu\n", st.largest_order < 0 ? 0 :
 		   1ULL << (st.largest_order + pool.unit_shift));
@@ -622,7 +628,7 @@ static int stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
 
-/* Like /proc/buddyinfo, one order a line: free blocks as the tree holds them. */
+/* Like /proc/buddyinfo, one order a line: maximal free blocks. */
 static int buddyinfo_show(struct seq_file *m, void *unused)
 {
 	unsigned int order, max_order = buddy_core_max_order(&pool.core);
@@ -631,7 +637,7 @@ static int buddyinfo_show(struct seq_file *m, void *unused)
 	read_snapshot(&st);
 	seq_puts(m, "# order free_blocks\n");
 	for (order = 0; order <= max_order; order++)
-		seq_printf(m, "%u %llu\n", order, buddy_core_nr_free(&st.core, order));
+		seq_printf(m, "%u %llu\n", order, st.nr_free[order]);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(buddyinfo);
@@ -651,14 +657,14 @@ static int unusable_index_show(struct seq_file *m, void *unused)
 	/* Recount from the per-order figures so the index is self-consistent. */
 	read_snapshot(&st);
 	for (o = 0; o <= max_order; o++)
-		free_units += buddy_core_nr_free(&st.core, o) << o;
+		free_units += st.nr_free[o] << o;
 	seq_puts(m, "# order unusable_index\n");
 	for (order = 0; order <= max_order; order++) {
 		u64 suitable = 0;
 		unsigned int index = 1000;
 
 		for (o = order; o <= max_order; o++)
-			suitable += buddy_core_nr_free(&st.core, o) << (o - order);
+			suitable += st.nr_free[o] << (o - order);
 		if (free_units)
 			index = div64_u64((free_units - (suitable << order)) * 1000,
 					  free_units);

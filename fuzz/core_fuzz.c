@@ -23,9 +23,11 @@
  *  - alloc: -EINVAL exactly for an order past max_order or an unknown flag;
  *    -ENOMEM only if no naturally aligned window of that order is wholly
  *    free in the bitmap; else an offset aligned to the order, inside the
- *    pool, over units all free (no overlap with any live block);
+ *    pool, over units all free (no overlap with any live block), and the
+ *    one the policy names: the start of the lowest maximal free block of
+ *    the smallest order that fits (split keeping left halves);
  *  - free: 0 exactly when (offset, order) is a live block; otherwise -EINVAL
- *    and nothing changed (the tree bytes, free_units, every nr_free);
+ *    and nothing changed (the metadata buffer, all of struct buddy_core);
  *  - buddy_core_free_units() after every operation; buddy_core_nr_free() of
  *    every order and buddy_core_largest_order() against a recount of the
  *    maximal free blocks from the bitmap, and buddy_core_check() == 0, at
@@ -33,11 +35,14 @@
  *    small pools, less often on large ones (both cost O(pool): the recount
  *    every units/256 operations, the check every units/16), and after every
  *    drain;
- *  - buddy_core_meta_size() and buddy_core_init()'s refusals, once per input.
+ *  - buddy_core_meta_size() against the size of the layout buddy_core.h
+ *    describes, counted here, and buddy_core_init()'s refusals (a short,
+ *    missing or misaligned buffer, a huge order), once per input.
  * A mismatch prints what differed and aborts, so libFuzzer saves the input.
  *
- * The tree is malloc'ed at exactly buddy_core_meta_size() bytes (one buffer
- * per pool order, reused), so ASan sees any access past it.
+ * The maps are malloc'ed at exactly buddy_core_meta_size() bytes (one buffer
+ * per pool order, reused; malloc aligns past the 8 bytes init wants), so
+ * ASan sees any access past them.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -70,9 +75,9 @@ struct input {
 
 /* The reference model and the pool under test. */
 static struct buddy_core bc;
-static s8 *tree;
-static size_t tree_size;
-static s8 *trees[FUZZ_MAX_ORDER + 1];
+static u64 *meta;
+static size_t meta_size;
+static u64 *metas[FUZZ_MAX_ORDER + 1];
 static unsigned int max_order;
 static unsigned int units, nwords;
 static u64 freebits[WORDS];		/* 1: free unit */
@@ -88,8 +93,13 @@ static bool lvl_dirty;
 static unsigned long opno;
 static const char *opname;
 
-/* Snapshot for "nothing changed". */
-static s8 snap_tree[(2U << FUZZ_MAX_ORDER) - 1];
+/*
+ * Snapshot for "nothing changed", and room for init's misaligned refusals:
+ * more than meta_size(FUZZ_MAX_ORDER), 2488 bytes (check_setup() checks).
+ */
+#define META_WORDS	512
+static u64 snap_meta[META_WORDS];
+static u64 spare_meta[META_WORDS + 1];
 static struct buddy_core snap_bc;
 
 static u8 next8(struct input *in)
@@ -211,6 +221,51 @@ static void mark(unsigned int off, unsigned int n, bool free)
 	lvl_dirty = true;
 }
 
+/*
+ * Word @w of the maximal free blocks of order @k: bit p set iff the block
+ * of order @k at unit 64 * @w + p is free and its parent is not.  The
+ * levels must be up to date (compute_levels()).
+ */
+static u64 maximal_word(unsigned int k, unsigned int w)
+{
+	unsigned int s = 1U << k;
+	u64 parent = 0;
+
+	if (k == max_order) {
+		parent = 0;
+	} else if (s < 64) {
+		parent = lvl[k + 1][w] | lvl[k + 1][w] << s;
+	} else {
+		unsigned int sw = s / 64, r = w % (2 * sw);
+
+		if (!r)
+			parent = lvl[k + 1][w];
+		else if (r == sw)
+			parent = lvl[k + 1][w - sw];
+	}
+	return lvl[k][w] & ~parent;
+}
+
+/*
+ * What alloc(@order) must return: the lowest maximal free block of the
+ * smallest order that fits (split keeping left halves, so its start), or
+ * -ENOMEM.
+ */
+static s64 policy_pick(unsigned int order)
+{
+	unsigned int k, w;
+
+	compute_levels();
+	for (k = order; k <= max_order; k++)
+		for (w = 0; w < nwords; w++) {
+			u64 m = maximal_word(k, w);
+
+			if (m)
+				return (s64)w * 64 + __builtin_ctzll(m);
+		}
+	return -ENOMEM;
+}
+
 /* nr_free and largest order against the maximal free blocks of the bitmap. */
 static void recount(void)
 {
@@ -219,25 +274,10 @@ static void recount(void)
 
 	compute_levels();
 	for (k = 0; k <= max_order; k++) {
-		unsigned int s = 1U << k;
 		u64 n = 0;
 
 		for (w = 0; w < nwords; w++) {
-			u64 parent = 0;
-
-			if (k == max_order) {
-				parent = 0;
-			} else if (s < 64) {
-				parent = lvl[k + 1][w] | lvl[k + 1][w] << s;
-			} else {
-				unsigned int sw = s / 64, r = w % (2 * sw);
-
-				if (!r)
-					parent = lvl[k + 1][w];
-				else if (r == sw)
-					parent = lvl[k + 1][w - sw];
-			}
-			n += (u64)__builtin_popcountll(lvl[k][w] & ~parent);
+			n += (u64)__builtin_popcountll(maximal_word(k, w));
 			if (lvl[k][w])
 				largest = (int)k;
 		}
@@ -257,13 +297,13 @@ static void recount(void)
 
 static void snapshot(void)
 {
-	memcpy(snap_tree, tree, tree_size);
+	memcpy(snap_meta, meta, meta_size);
 	memcpy(&snap_bc, &bc, sizeof(bc));	/* padding too, for memcmp() */
 }
 
 static void expect_unchanged(void)
 {
-	EXPECT(!memcmp(snap_tree, tree, tree_size) &&
+	EXPECT(!memcmp(snap_meta, meta, meta_size) &&
 	       !memcmp(&snap_bc, &bc, sizeof(bc)),
 	       "a failed call changed the pool");
 }
@@ -276,13 +316,14 @@ static void check_core(void)
 static void do_alloc(struct input *in, unsigned int var)
 {
 	unsigned int order, flags = 0;
-	s64 ret;
+	s64 ret, want;
 
 	opname = "alloc";
 	order = var == 15 ? next8(in) : next8(in) % (max_order + 2);
 	if (var == 14)
 		flags = 1U << (next8(in) % 32);
 	snapshot();
+	want = order <= max_order ? policy_pick(order) : -EINVAL;
 	ret = buddy_core_alloc(&bc, order, flags);
 	if (order > max_order || (flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID)) {
 		EXPECT(ret == -EINVAL, "order %u flags %#x: %lld, want -EINVAL",
@@ -305,6 +346,8 @@ static void do_alloc(struct input *in, unsigned int var)
 	EXPECT(range_free((unsigned int)ret, 1U << order),
 	       "order %u: block at %lld overlaps a live block", order,
 	       (long long)ret);
+	EXPECT(ret == want, "order %u: block at %lld, the policy picks %lld",
+	       order, (long long)ret, (long long)want);
 	mark((unsigned int)ret, 1U << order, false);
 	start_order[ret] = (u8)(order + 1);
 	live[nlive].offset = (u32)ret;
@@ -443,23 +486,67 @@ static void do_drain(struct input *in)
 	check_core();
 }
 
+/* Words in one level of a map: what holds @bits bits, at least one. */
+static u64 words_for(u64 bits)
+{
+	return bits > 64 ? (bits + 63) / 64 : 1;
+}
+
+/*
+ * The size of the layout buddy_core.h describes, counted independently: a
+ * table of (@order + 1) * (levels + 2) 8-byte slots, levels being those of
+ * order 0's free map, and the sentinel word; per order an alloc map of one
+ * bit per block and a free map of as many bits with 64-ary summaries
+ * above, up to one word.
+ */
+static u64 layout_size(unsigned int order)
+{
+	u64 bytes, slots = 3, words;
+	unsigned int k;
+
+	for (words = words_for(1ULL << order); words > 1; words = words_for(words))
+		slots++;
+	bytes = (u64)(order + 1) * slots * 8 + 8;
+	for (k = 0; k <= order; k++) {
+		words = words_for(1ULL << (order - k));
+		bytes += words * 8;			/* alloc map */
+		for (;;) {				/* free map */
+			bytes += words * 8;
+			if (words == 1)
+				break;
+			words = words_for(words);
+		}
+	}
+	return bytes;
+}
+
 /* meta_size and init's refusals; leaves @bc untouched. */
 static void check_setup(void)
 {
 	struct buddy_core junk, before;
+	unsigned int i;
 
 	opname = "setup";
-	EXPECT(buddy_core_meta_size(max_order) == (2UL << max_order) - 1,
-	       "meta_size(%u) = %zu", max_order, buddy_core_meta_size(max_order));
+	EXPECT(meta_size == layout_size(max_order) && meta_size % 8 == 0,
+	       "meta_size(%u) = %zu, the layout has %llu", max_order, meta_size,
+	       (unsigned long long)layout_size(max_order));
+	EXPECT(meta_size <= sizeof(snap_meta),
+	       "meta_size(%u) = %zu: past the snapshot", max_order, meta_size);
 	EXPECT(buddy_core_meta_size(BUDDY_CORE_MAX_ORDER + 1) == 0 &&
 	       buddy_core_meta_size(~0U) == 0, "meta_size past the limit not 0");
 	memset(&junk, 0x5a, sizeof(junk));
 	memcpy(&before, &junk, sizeof(junk));
-	EXPECT(buddy_core_init(&junk, max_order, tree, tree_size - 1) == -EINVAL &&
-	       buddy_core_init(&junk, max_order, NULL, tree_size) == -EINVAL &&
-	       buddy_core_init(&junk, BUDDY_CORE_MAX_ORDER + 1, tree,
-			       tree_size) == -EINVAL,
+	EXPECT(buddy_core_init(&junk, max_order, meta, meta_size - 1) == -EINVAL &&
+	       buddy_core_init(&junk, max_order, meta, meta_size - 8) == -EINVAL &&
+	       buddy_core_init(&junk, max_order, NULL, meta_size) == -EINVAL &&
+	       buddy_core_init(&junk, BUDDY_CORE_MAX_ORDER + 1, meta,
+			       meta_size) == -EINVAL,
 	       "init accepted a short or missing buffer or a huge order");
+	/* Misaligned, with room: init must refuse before writing a byte. */
+	for (i = 1; i < 8; i++)
+		EXPECT(buddy_core_init(&junk, max_order, (char *)spare_meta + i,
+				       meta_size) == -EINVAL,
+		       "init accepted a buffer misaligned by %u", i);
 	EXPECT(!memcmp(&junk, &before, sizeof(junk)),
 	       "a refused init changed the pool");
 }
@@ -476,21 +563,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	max_order = next8(&in) % (FUZZ_MAX_ORDER + 1);
 	units = 1U << max_order;
 	nwords = (units + 63) / 64;
-	tree_size = buddy_core_meta_size(max_order);
+	meta_size = buddy_core_meta_size(max_order);
 	/*
 	 * One buffer per pool order, of exactly the size, kept across inputs:
 	 * a fresh malloc() per input costs ASan's quarantine page faults.
 	 */
-	if (!trees[max_order]) {
-		trees[max_order] = malloc(tree_size);
-		if (!trees[max_order])
+	if (!metas[max_order]) {
+		metas[max_order] = malloc(meta_size);
+		if (!metas[max_order] || (uintptr_t)metas[max_order] % 8)
 			abort();
 	}
-	tree = trees[max_order];
+	meta = metas[max_order];
 	opno = 0;
 	opname = NULL;
 	check_setup();
-	EXPECT(buddy_core_init(&bc, max_order, tree, tree_size) == 0,
+	EXPECT(buddy_core_init(&bc, max_order, meta, meta_size) == 0,
 	       "init failed");
 
 	memset(freebits, 0, sizeof(freebits));

@@ -19,6 +19,22 @@ typedef int64_t s64;
 typedef uint64_t u64;
 
 #define EXPORT_SYMBOL_GPL(sym)
+#define BIT_ULL(nr)		((u64)1 << (nr))
+#define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define noinline		__attribute__((__noinline__))
+#define likely(x)		__builtin_expect(!!(x), 1)
+#define unlikely(x)		__builtin_expect(!!(x), 0)
+
+/* Like the kernel's: index of the least significant set bit; undefined for 0. */
+static inline unsigned int __ffs64(u64 x)
+{
+	return (unsigned int)__builtin_ctzll(x);
+}
+
+static inline unsigned int hweight64(u64 x)
+{
+	return (unsigned int)__builtin_popcountll(x);
+}
 
 /* Like the kernel's: index of the most significant set bit, 1-based; 0 for 0. */
 static inline int fls64(u64 x)
