@@ -7,7 +7,7 @@
  * kept between the two).  scripts/bench-kernel.sh does all of this in UML.
  *
  * Allocators, each on one pool of 2^order units of 4 KiB (default 2^20):
- *   buddy_core              this project's core, tree metadata by kvmalloc
+ *   buddy_core              this project's core, its maps by kvmalloc
  *   gpu_buddy               drivers/gpu/buddy.c, chunk_size 4096,
  *                           gpu_buddy_alloc_blocks(size, min_block_size=size)
  *                           and gpu_buddy_free_block()
@@ -17,6 +17,8 @@
  *   gen_pool/first-fit      gen_pool_first_fit (no alignment)
  *   gen_pool/best-fit       gen_pool_best_fit (no alignment)
  *   alloc_pages             alloc_pages()/__free_pages(), W4 only
+ *   harness                 the replay loop alone: the same reads and
+ *                           writes of operations and handles, no allocator
  *
  * Workloads (one "op" is one allocation or one free):
  *   W1  allocate 2^order single units (the pool is then full), then free
@@ -47,7 +49,9 @@
  * measurement runs @reps times, the allocators taking turns run by run so
  * that a busy host slows them alike; the table gives the median and the
  * range in ns/op and the median's ratio to buddy_core's median on the same
- * workload (above 1: buddy_core is faster).  Every loop calls cond_resched()
+ * workload (above 1: buddy_core is faster).  "net" is that ratio with the
+ * harness's median taken off both sides: the allocators' own costs, which
+ * the raw ratio dilutes with the loop's.  Every loop calls cond_resched()
  * once per 1024 operations, the same for all.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -169,6 +173,7 @@ enum bench_alloc {
 	BENCH_GEN_FF,
 	BENCH_GEN_BF,
 	BENCH_PAGES,
+	BENCH_HARNESS,
 	BENCH_NR_ALLOC,
 };
 
@@ -179,6 +184,7 @@ static const char *const bench_alloc_name[BENCH_NR_ALLOC] = {
 	[BENCH_GEN_FF] = "gen_pool/first-fit",
 	[BENCH_GEN_BF] = "gen_pool/best-fit",
 	[BENCH_PAGES] = "alloc_pages",
+	[BENCH_HARNESS] = "harness",
 };
 
 /* Counts from one replay. */
@@ -511,6 +517,28 @@ static u64 replay_pages(const struct bench_work *w, struct bench_count *c)
 	return ktime_get_ns() - t0;
 }
 
+/* The loop of replay_core() without the allocator: every handle gets 0. */
+static u64 replay_harness(const struct bench_work *w)
+{
+	union bench_handle *h = bench_h;
+	u64 t0 = ktime_get_ns();
+	u32 i;
+
+	for (i = 0; i < w->nops; i++) {
+		u32 op = w->op[i];
+		union bench_handle *s = &h[op_slot(op)];
+
+		/* Read the handle as a free would, so the loads match too. */
+		if (op & OP_FREE)
+			s->off = s->off < 0 ? -2 : -1;
+		else
+			s->off = 0;
+		if (!(i & BENCH_RESCHED_MASK))
+			cond_resched();
+	}
+	return ktime_get_ns() - t0;
+}
+
 /* ---- One run of one allocator: set up, replay, free what is left, check ---- */
 
 static int run_core(const struct bench_work *w, u64 *ns, struct bench_count *c)
@@ -638,6 +666,10 @@ static int run_once(enum bench_alloc a, const struct bench_work *w, u64 *ns,
 		return run_gen(gen_pool_best_fit, w, ns, c);
 	case BENCH_PAGES:
 		return run_pages(w, ns, c);
+	case BENCH_HARNESS:
+		memset(bench_h, 0xff, w->nslots * sizeof(*bench_h));
+		*ns = replay_harness(w);
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -671,10 +703,31 @@ struct bench_meas {
 	int err;
 };
 
-static void print_row(const struct bench_work *w, struct bench_meas *m,
-		      u64 core_ns)
+/* "1.23": @num / @den to two decimals, "-" without a positive @den. */
+static void fmt_ratio(char *buf, size_t len, u64 num, u64 den)
 {
-	char med[24], lo[24], hi[24], ratio[24] = "1.00";
+	u32 rem;
+	u64 q;
+
+	if (!den || (s64)den < 0 || (s64)num < 0) {
+		strscpy(buf, "-", len);
+		return;
+	}
+	q = div_u64_rem(div64_u64(num * 100, den), 100, &rem);
+	snprintf(buf, len, "%llu.%02u", q, rem);
+}
+
+static u64 median_ns(struct bench_meas *m)
+{
+	sort_u64(m->ns, reps);
+	return m->ns[reps / 2];
+}
+
+/* @core_ns and @harness_ns: their medians, 0 when they did not run. */
+static void print_row(const struct bench_work *w, struct bench_meas *m,
+		      u64 core_ns, u64 harness_ns)
+{
+	char med[24], lo[24], hi[24], ratio[24], net[24];
 	u64 median;
 
 	if (m->err) {
@@ -682,45 +735,46 @@ static void print_row(const struct bench_work *w, struct bench_meas *m,
 			bench_alloc_name[m->alloc], m->err);
 		return;
 	}
-	sort_u64(m->ns, reps);
-	median = m->ns[reps / 2];
+	median = median_ns(m);
 	fmt_ns_op(med, sizeof(med), median, w->nops);
 	fmt_ns_op(lo, sizeof(lo), m->ns[0], w->nops);
 	fmt_ns_op(hi, sizeof(hi), m->ns[reps - 1], w->nops);
-	if (m->alloc != BENCH_CORE && !core_ns) {
+	if (m->alloc == BENCH_HARNESS) {
 		strscpy(ratio, "-", sizeof(ratio));
-	} else if (m->alloc != BENCH_CORE) {
-		u32 rem;
-		u64 q = div_u64_rem(div64_u64(median * 100, core_ns), 100,
-				    &rem);
-
-		snprintf(ratio, sizeof(ratio), "%llu.%02u", q, rem);
+		strscpy(net, "-", sizeof(net));
+	} else {
+		fmt_ratio(ratio, sizeof(ratio), median, core_ns);
+		fmt_ratio(net, sizeof(net), median - harness_ns,
+			  harness_ns ? core_ns - harness_ns : 0);
 	}
-	pr_info("%-14s %-19s %9s %9s %9s %7s %9u %8u %8u\n", w->name,
-		bench_alloc_name[m->alloc], med, lo, hi, ratio, w->nallocs,
-		m->worst.fails, m->worst.leftover);
+	pr_info("%-14s %-19s %9s %9s %9s %7s %7s %9u %8u %8u\n", w->name,
+		bench_alloc_name[m->alloc], med, lo, hi, ratio, net,
+		m->alloc == BENCH_HARNESS ? 0 : w->nallocs, m->worst.fails,
+		m->worst.leftover);
 }
 
-#define BENCH_MAX_ALLOCS	5	/* buddy_core and four peers */
+#define BENCH_MAX_ALLOCS	6	/* buddy_core, four peers, the harness */
 
 /*
- * Runs buddy_core and the @n allocators @a on @w, @reps rounds of one run
- * each, in turn: on a busy host every allocator's runs spread over the same
- * stretch of time.  Then prints a row each, buddy_core first.  An allocator
- * that fails to run, or whose accounting does not add up after a run, gets
- * a "failed to run" row and is not run again.
+ * Runs buddy_core, the @n allocators @a and the harness on @w, @reps rounds
+ * of one run each, in turn: on a busy host every allocator's runs spread
+ * over the same stretch of time.  Then prints a row each, buddy_core first
+ * and the harness last.  An allocator that fails to run, or whose
+ * accounting does not add up after a run, gets a "failed to run" row and
+ * is not run again.
  */
 static void measure_all(const struct bench_work *w, const enum bench_alloc *a,
 			unsigned int n)
 {
 	struct bench_meas m[BENCH_MAX_ALLOCS];
+	u64 core_ns = 0, harness_ns = 0;
 	unsigned int i, r;
-	u64 core_ns = 0;
 
-	n = min(n + 1, (unsigned int)BENCH_MAX_ALLOCS);
+	n = min(n + 2, (unsigned int)BENCH_MAX_ALLOCS);
 	memset(m, 0, sizeof(m));
 	for (i = 0; i < n; i++)
-		m[i].alloc = i ? a[i - 1] : BENCH_CORE;
+		m[i].alloc = !i ? BENCH_CORE : i == n - 1 ? BENCH_HARNESS :
+			     a[i - 1];
 	for (r = 0; r < reps; r++) {
 		for (i = 0; i < n; i++) {
 			struct bench_count c = { 0 };
@@ -733,11 +787,12 @@ static void measure_all(const struct bench_work *w, const enum bench_alloc *a,
 						  c.leftover);
 		}
 	}
-	for (i = 0; i < n; i++) {
-		print_row(w, &m[i], core_ns);
-		if (!i && !m[0].err)
-			core_ns = m[0].ns[reps / 2];
-	}
+	if (!m[0].err)
+		core_ns = median_ns(&m[0]);
+	if (!m[n - 1].err)
+		harness_ns = median_ns(&m[n - 1]);
+	for (i = 0; i < n; i++)
+		print_row(w, &m[i], core_ns, harness_ns);
 }
 
 static const enum bench_alloc bench_peers[] = {
@@ -830,11 +885,11 @@ static int __init buddy_bench_init(void)
 	pr_info("seed=%llu order=%u (%llu units of 4 KiB) ops=%u w3_ops=%u w3_live=%u pair_ops=%u page_order=%u reps=%u\n",
 		seed, order, bench_units, ops, w3_ops, w3_live, pair_ops,
 		page_order, reps);
-	pr_info("ns/op: median of %u runs (range: min max); ratio: median / buddy_core's; allocs: per run; fails: failed allocations; left: live at the end\n",
+	pr_info("ns/op: median of %u runs (range: min max); ratio: median / buddy_core's; net: the same, the harness's median taken off both; allocs: per run; fails: failed allocations; left: live at the end\n",
 		reps);
 	pr_info("W4 pin: buddy_core holds one unit throughout, so its pool is not empty\n");
-	pr_info("%-14s %-19s %9s %9s %9s %7s %9s %8s %8s\n", "workload",
-		"allocator", "ns/op", "min", "max", "ratio", "allocs",
+	pr_info("%-14s %-19s %9s %9s %9s %7s %7s %9s %8s %8s\n", "workload",
+		"allocator", "ns/op", "min", "max", "ratio", "net", "allocs",
 		"fails", "left");
 
 	err = bench_workload(gen_w1, bench_peers, ARRAY_SIZE(bench_peers));
