@@ -31,6 +31,8 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/tally.sh
+. "$repo/scripts/lib/tally.sh"
 out=$repo/build/debug-extra
 config=$repo/scripts/configs/uml-debug.config
 seconds=60
@@ -68,29 +70,16 @@ fi
 
 # run LABEL UML-RUN-OPTIONS... -- PROGRAM ARGS...: one boot; adds up.
 run() {
-	local label=$1 log rc summary p f start
+	local label=$1 log rc start
 	shift
 	log=$(mktemp /tmp/buddy-debug-extra.XXXXXX)
 	echo "# === $label"
 	start=$SECONDS
 	"$repo"/scripts/uml-run.sh --config "$config" "$@" 2>&1 | tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
-	rm -f "$log"
 	echo "# $label: $((SECONDS - start)) s"
-	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)"
-		failed=$((failed + 1))
-		return
-	fi
-	read -r p _ f _ <<<"$summary"
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		echo "not ok - $label: uml-run.sh failed (status $rc) though every check passed"
-		failed=$((failed + 1))
-	fi
+	tally "$label" "$log" "$rc" uml-run.sh
+	rm -f "$log"
 }
 
 for prog in "${progs[@]}"; do

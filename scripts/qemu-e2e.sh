@@ -27,6 +27,8 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/tally.sh
+. "$repo/scripts/lib/tally.sh"
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
 out=$repo/build/qemu/tests
 seed=""
@@ -95,28 +97,15 @@ build() {
 
 # run STAGE PROGRAM [qemu-run.sh options]: one boot; adds to passed/failed.
 run() {
-	local stage=$1 prog=$2 label log rc summary p f
+	local stage=$1 prog=$2 label log rc
 	shift 2
 	label="$prog [$stage]"
 	log=$(mktemp /tmp/buddy-qemu-e2e.XXXXXX)
 	echo "# === $label"
 	"$repo"/scripts/qemu-run.sh --timeout 600 "$@" -- "$out/$prog" "$seed" >"$log" 2>&1
 	rc=$?
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
+	tally "$label" "$log" "$rc" qemu-run.sh
 	rm -f "$log"
-	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)"
-		failed=$((failed + 1))
-		return
-	fi
-	read -r p _ f _ <<<"$summary"
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		echo "not ok - $label: qemu-run.sh failed (status $rc) though every check passed"
-		failed=$((failed + 1))
-	fi
 }
 
 built=""

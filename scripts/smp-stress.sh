@@ -22,6 +22,8 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/tally.sh
+. "$repo/scripts/lib/tally.sh"
 out=$repo/build/qemu
 seconds=30
 seed=""
@@ -56,7 +58,7 @@ echo "# smp-stress: seed $seed, $seconds s a stage (replay: scripts/smp-stress.s
 
 # run STAGE [qemu-run.sh options]: one boot; adds to passed/failed.
 run() {
-	local stage=$1 label log rc summary p f t=$SECONDS
+	local stage=$1 label log rc t=$SECONDS
 	shift
 	label="smp_stress [$stage]"
 	log=$(mktemp /tmp/buddy-smp-stress.XXXXXX)
@@ -65,22 +67,9 @@ run() {
 		"$out/smp_stress" --seconds "$seconds" --seed "$seed" "${extra[@]}" \
 		>"$log" 2>&1
 	rc=$?
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
-	rm -f "$log"
 	echo "# $label: boot and run took $((SECONDS - t)) s"
-	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)"
-		failed=$((failed + 1))
-		return
-	fi
-	read -r p _ f _ <<<"$summary"
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		echo "not ok - $label: qemu-run.sh failed (status $rc) though every check passed"
-		failed=$((failed + 1))
-	fi
+	tally "$label" "$log" "$rc" qemu-run.sh
+	rm -f "$log"
 }
 
 for stage in "${stages[@]}"; do

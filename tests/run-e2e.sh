@@ -29,6 +29,8 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/tally.sh
+. "$repo/scripts/lib/tally.sh"
 out=$repo/build/tests
 seed=""
 config=""
@@ -74,34 +76,17 @@ echo "# run-e2e: seed $seed (replay: tests/run-e2e.sh --seed $seed${config:+ --c
 
 # run PARAMS PROGRAM: one UML boot; adds to passed/failed.
 run() {
-	local params=$1 prog=$2 label log rc summary p f
+	local params=$1 prog=$2 label log rc why
 	label="$prog [${params:-defaults}]"
 	log=$(mktemp /tmp/buddy-e2e.XXXXXX)
 	echo "# === $label"
 	"$repo"/scripts/uml-run.sh "${uml_args[@]}" --params "$params" --timeout 300 -- \
 		"$out/$prog" "$seed" 2>&1 | tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	# insmod, rmmod, a kernel warning or sanitizer report, a leak
 	why=$(grep -m1 '^uml-run: ' "$log" | sed 's/; kernel log:$//')
-	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
+	tally "$label" "$log" "$rc" uml-run.sh "$why"
 	rm -f "$log"
-	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)${why:+: $why}"
-		failed=$((failed + 1))
-		return
-	fi
-	read -r p _ f _ <<<"$summary"
-	passed=$((passed + p))
-	failed=$((failed + f))
-	# Counted even when checks failed too: a sanitizer report is news.
-	if [ -n "$why" ]; then
-		echo "not ok - $label: $why"
-		failed=$((failed + 1))
-	elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		echo "not ok - $label: uml-run.sh failed (status $rc) though every check passed"
-		failed=$((failed + 1))
-	fi
 }
 
 for prog in "${progs[@]}"; do
