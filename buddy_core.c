@@ -205,7 +205,7 @@ static u64 meta_table_bytes(unsigned int max_order)
  * Two bitmaps per order (free and allocated blocks), 2^(@max_order - k)
  * bits each for order k, so about 4 bits per unit in all; summaries add
  * 1/63 of the free maps, and a table of (@max_order + 1) * (levels + 2)
- * pointers locates the maps.  About 0.51 bytes per unit for large pools.
+ * pointers locates the maps.  About 0.504 bytes per unit for large pools.
  *
  * Return: the size (a multiple of 8), or 0 if @max_order is above
  * BUDDY_CORE_MAX_ORDER or the size does not fit in size_t.
@@ -216,7 +216,7 @@ size_t buddy_core_meta_size(unsigned int max_order)
 
 	if (max_order > BUDDY_CORE_MAX_ORDER)
 		return 0;
-	/* Under 2^58 words at max_order 62, so the products fit in u64. */
+	/* About 2^58 words (2^61 bytes) at max_order 62: it fits in u64. */
 	words = meta_words(max_order);
 	bytes = words * sizeof(u64) + meta_table_bytes(max_order);
 	if (bytes > SIZE_MAX)

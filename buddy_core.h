@@ -32,13 +32,14 @@
  * Allocation takes the lowest-addressed free block of the smallest order
  * that fits and splits it, keeping left halves (docs/PLACEMENT.md).  Most
  * calls touch one or two words; the rest walk summary levels, max_order / 6
- * of them at most, and never from a root.
+ * of them at most, never starting from a root.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H
 
 #ifdef __KERNEL__
 #include <linux/bitops.h>
+#include <linux/compiler.h>
 #include <linux/types.h>
 #else
 #include <buddy_compat.h>
@@ -60,8 +61,9 @@
 /**
  * struct buddy_core - one buddy pool
  * @maps: per order, @stride pointers into the caller's buffer: the free
- *	map's levels (bits first, then summaries up to the top word), and in
- *	the last slot the alloc map
+ *	map's levels (bits first, then summaries up to the top word), then
+ *	the shared sentinel word, unused (NULL) slots for orders with fewer
+ *	levels, and in the last slot the alloc map
  * @max_order: the pool holds 2^max_order units
  * @stride: pointers per order in @maps
  * @nonempty: bit k set iff a free block of order k exists
@@ -112,7 +114,10 @@ static inline u64 buddy_core_free_units(const struct buddy_core *bc)
 /* Order of the largest free block, or -ENOMEM when no unit is free. */
 static inline int buddy_core_largest_order(const struct buddy_core *bc)
 {
-	return bc->nonempty ? fls64(bc->nonempty) - 1 : -ENOMEM;
+	/* One read: a lockless reader must not see it change in between. */
+	u64 nonempty = READ_ONCE(bc->nonempty);
+
+	return nonempty ? fls64(nonempty) - 1 : -ENOMEM;
 }
 
 /* Free blocks of exactly @order (maximal blocks); 0 past max_order. */

@@ -22,6 +22,7 @@ typedef uint64_t u64;
 #define BIT_ULL(nr)		((u64)1 << (nr))
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
 #define noinline		__attribute__((__noinline__))
+#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
 
