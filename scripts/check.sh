@@ -9,6 +9,8 @@
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
 #   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
+#   bench     every benchmark at smoke size: it builds, runs and prints its
+#             table (nothing timed; the figures come from the full runs)
 #   stress    SMP stress on Debian 6.12 in qemu -smp 2, 10 s per pool
 #             (make stress: 30 s)
 #   debug-kunit, debug-e2e, debug-extra (also make check-debug)
@@ -29,7 +31,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz kunit e2e qemu stress debug-kunit debug-e2e debug-extra)
+[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz kunit e2e bench qemu stress debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -79,6 +81,7 @@ for stage in "${stages[@]}"; do
 		run_stage debug-e2e "$plain" tests/run-e2e.sh --config scripts/configs/uml-debug.config ;;
 	debug-extra) run_stage debug-extra "$plain" scripts/check-debug-extra.sh ;;
 	fuzz) run_stage fuzz "$plain" scripts/fuzz-smoke.sh 5 ;;
+	bench) run_stage bench "$plain" scripts/bench-smoke.sh ;;
 	stress) run_stage stress "$plain" scripts/smp-stress.sh --seconds 10 ;;
 	*) echo "check: unknown stage $stage" >&2; exit 2 ;;
 	esac
