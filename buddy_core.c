@@ -101,24 +101,13 @@ static inline void hint_lower(struct buddy_core *bc, unsigned int order,
 			      u64 *const *level, u64 word_index)
 {
 	u64 index = bc->hint[order];
-	unsigned int top, l;
 
 	if (word_index >= index)
 		return;
 	bc->hint[order] = word_index;
-	if (level[0][index])
-		return;
-	top = bc->top[order];
-	for (l = 1; l <= top; l++) {
-		u64 bit = BIT_ULL(index & WORD_MASK), *word, left;
-
-		index >>= BUDDY_CORE_WORD_SHIFT;
-		word = &level[l][index];
-		left = *word & ~bit;
-		*word = left;
-		if (left)
-			return;
-	}
+	/* The old hint's word, if empty, is a bit of level 1 to clear. */
+	if (!level[0][index] && bc->top[order])
+		free_map_clear(level + 1, bc->top[order] - 1, index);
 }
 
 /*
