@@ -202,23 +202,6 @@ int tree_core_free(struct tree_core *bc, u64 offset, unsigned int order)
 EXPORT_SYMBOL_GPL(tree_core_free);
 
 /**
- * tree_core_order_for() - the smallest order whose block holds @units
- * @units: a size in units, at least 1
- *
- * Computed in 64 bits without rounding overflow, so a huge request yields an
- * order no pool has (up to 64) rather than wrapping to a small one.
- *
- * Return: ceil(log2(@units)), or -EINVAL for 0.
- */
-int tree_core_order_for(u64 units)
-{
-	if (!units)
-		return -EINVAL;
-	return units == 1 ? 0 : fls64(units - 1);
-}
-EXPORT_SYMBOL_GPL(tree_core_order_for);
-
-/**
  * tree_core_check() - verify the whole tree and the counters
  * @bc: the pool
  *

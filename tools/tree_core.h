@@ -67,7 +67,6 @@ int tree_core_init(struct tree_core *bc, unsigned int max_order,
 s64 tree_core_alloc(struct tree_core *bc, unsigned int order,
 		     unsigned int flags);
 int tree_core_free(struct tree_core *bc, u64 offset, unsigned int order);
-int tree_core_order_for(u64 units);
 int tree_core_check(const struct tree_core *bc);
 
 /* Getters: O(1), lockless-safe for a single field read (see above). */
