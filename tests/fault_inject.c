@@ -899,12 +899,9 @@ static void sweep_batch1(int ctl, int fd, const char *call)
 		memset(&op, 0, sizeof(op));
 		op.op = BUDDY_BATCH_ALLOC;
 		op.size = info.unit_size;
-		memset(&b, 0, sizeof(b));
-		b.ops = (__u64)(uintptr_t)&op;
-		b.count = 1;
-		b.op_size = sizeof(op);
+		/* Filling in the header is userspace: the count starts at the ioctl. */
 		nth_arm(n);
-		ret = buddy_ioctl(fd, BUDDY_IOC_BATCH, &b);
+		ret = run_batch(fd, &op, 1, &b);
 		fired = nth_fired();
 		kmsg_collect(&r);
 		/* The ioctl succeeds; the op carries the error. */
@@ -963,13 +960,9 @@ static void sweep_batch4(int ctl, int fd, const char *call)
 		ops[2].offset = p.offset;
 		ops[3].op = BUDDY_BATCH_ALLOC;
 		ops[3].size = u;
-		memset(&b, 0, sizeof(b));
-		b.ops = (__u64)(uintptr_t)ops;
-		b.count = 4;
-		b.op_size = sizeof(ops[0]);
 		kmsg_drain();
 		nth_arm(n);
-		ret = buddy_ioctl(fd, BUDDY_IOC_BATCH, &b);
+		ret = run_batch(fd, ops, 4, &b);
 		fired = nth_fired();
 		kmsg_collect(&r);
 		k = b.done;
