@@ -154,8 +154,8 @@ static s64 free_map_find_after(u64 *const *level, unsigned int top,
 }
 
 /*
- * Bytes of the pointer table and of the words, for 2^@max_order units; the
- * word count is also what init lays out, so both walk the same loop.
+ * Words of the maps and the sentinel for 2^@max_order units, counted in
+ * the order buddy_core_init() lays them out (and check_layout() verifies).
  */
 static u64 meta_words(unsigned int max_order)
 {
