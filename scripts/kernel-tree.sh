@@ -10,8 +10,16 @@
 #                                           and print its O= build dir
 #
 # Layout, under $BUDDY_CACHE (default /var/tmp/buddy):
-#   src/<debian-version>/linux-source-6.12     Debian's linux-source-6.12
-#   build/<debian-version>-um-<config-hash>     one O= build per fragment
+#   src/<debian-version>/linux-source-6.12     Debian's linux-source-6.12,
+#                                               with the project's patches
+#   build/<debian-version>-um-<hash>            one O= build per fragment and
+#                                               patch set
+#
+# Patches: every scripts/patches/*.patch (BUDDY_PATCHES=DIR for another
+# set), applied in name order with patch -p1.  The source records the set it
+# carries; a different set is first reversed (so every file it touched gets
+# a new time and rebuilds), then the new one applied.  Applying the same set
+# again does nothing.  A patch that does not apply stops with its name.
 #
 # Progress goes to stderr; stdout carries only the path asked for.
 set -euo pipefail
@@ -19,6 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
 tarball=/usr/src/linux-source-6.12.tar.xz
+patch_dir=${BUDDY_PATCHES:-$here/patches}
 jobs=${JOBS:-$(nproc)}
 
 log() { echo "kernel-tree: $*" >&2; }
@@ -42,6 +51,57 @@ need_source() {
 	touch "$src_dir/.buddy-unpacked"
 }
 
+# The patch set's identity: names and contents, in the order applied.
+patch_set_hash() {
+	local p
+	for p in "$patch_dir"/*.patch; do
+		[ -e "$p" ] || continue
+		basename "$p"
+		cat "$p"
+	done | sha256sum | cut -c1-12
+}
+
+# Bring the source to carry exactly the patches in $patch_dir.  The set
+# applied last is kept in .buddy-patches/ (its hash in .buddy-patches/set),
+# so that it can be reversed even after scripts/patches changed.
+apply_patches() {
+	local want have p name applied=$src_dir/.buddy-patches
+	want=$(patch_set_hash)
+	have=$(cat "$applied/set" 2>/dev/null || echo none)
+	[ "$want" != "$have" ] || return 0
+	exec 8>"$src_dir.lock"
+	flock 8
+	have=$(cat "$applied/set" 2>/dev/null || echo none)
+	[ "$want" != "$have" ] || return 0
+	if [ -d "$applied" ]; then
+		for p in $(ls -r "$applied"/*.patch 2>/dev/null); do
+			log "reversing $(basename "$p")"
+			patch -d "$src_dir" -p1 -R -s -f <"$p" >&2 || {
+				log "cannot reverse $(basename "$p"); remove $cache/src to start again"
+				exit 1
+			}
+		done
+	fi
+	rm -rf "$applied"
+	mkdir -p "$applied"
+	for p in "$patch_dir"/*.patch; do
+		[ -e "$p" ] || continue
+		name=$(basename "$p")
+		if ! patch -d "$src_dir" -p1 -N -s -f --dry-run <"$p" >/dev/null 2>&1; then
+			log "patch $p does not apply to linux-source-6.12 $src_ver:"
+			patch -d "$src_dir" -p1 -N -f --dry-run <"$p" >&2 || true
+			# What was applied before it is recorded, so a fixed set
+			# can reverse it.
+			echo partial >"$applied/set"
+			exit 1
+		fi
+		log "applying $name"
+		patch -d "$src_dir" -p1 -N -s -f <"$p" >&2
+		cp "$p" "$applied/$name"
+	done
+	echo "$want" >"$applied/set"
+}
+
 # Build vmlinux ("linux") for ARCH=um with the given fragment on top of the
 # kernel's defaults, then modules_prepare so M= builds work against it.
 # A fragment may start with "#include NAME" lines (relative to itself).
@@ -59,7 +119,8 @@ build_uml() {
 	local frag hash build
 	frag=$(mktemp)
 	expand_fragment "$1" > "$frag"
-	hash=$(sha256sum "$frag" | cut -c1-12)
+	# The patch set is part of the key: a changed patch is a new build.
+	hash=$({ cat "$frag"; patch_set_hash; } | sha256sum | cut -c1-12)
 	build=$cache/build/$src_ver-um-$hash
 	# One build per directory at a time: concurrent runs wait here, then
 	# find it built.  Builds of other configs go on in parallel.
@@ -113,10 +174,12 @@ build_uml() {
 case "${1:-}" in
 src)
 	need_source
+	apply_patches
 	echo "$src_dir"
 	;;
 uml)
 	need_source
+	apply_patches
 	build_uml "${2:-$here/configs/uml.config}"
 	;;
 *)
