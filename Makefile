@@ -11,6 +11,7 @@
 #   make kunit           the KUnit suites under UML
 #   make core-test       the userspace build of the core and its tests
 #   make e2e             the module's end-to-end tests under UML
+#   make fpu-check       FPU/vector state survives in UML processes on this host
 #   make lint            checkpatch --strict, W=1 and sparse
 #   make uml             just build the cached UML kernel and buddy.ko for it
 #   make bench-kernel    in UML: buddy_core against gpu_buddy, gen_pool, alloc_pages
@@ -64,6 +65,11 @@ core-test:
 e2e: deps
 	scripts/check.sh e2e
 
+# FPU state across yields, signals, faults and fork in UML on this host.
+.PHONY: fpu-check
+fpu-check: deps
+	scripts/check.sh fpu
+
 lint: deps
 	scripts/check.sh lint
 
@@ -94,7 +100,7 @@ check-qemu:
 # and fault injection built in (a second cached kernel, built on first use).
 .PHONY: check-debug
 check-debug: deps
-	scripts/check.sh debug-kunit debug-e2e debug-extra
+	scripts/check.sh debug-fpu debug-kunit debug-e2e debug-extra
 
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1

@@ -6,6 +6,8 @@
 #             W=1 and sparse (C=1) with no warning
 #   core      the userspace build of buddy_core (-Werror, sanitizers,
 #             -funsigned-char, pools too large for UML)
+#   fpu       FPU and vector registers survive in UML processes on this
+#             host (scripts/fpu-check.sh; scripts/patches/ fix AMX hosts)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
 #   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
@@ -13,8 +15,8 @@
 #             table (nothing timed; the figures come from the full runs)
 #   stress    SMP stress on Debian 6.12 in qemu -smp 2, 10 s per pool
 #             (make stress: 30 s)
-#   debug-kunit, debug-e2e, debug-extra (also make check-debug)
-#             KUnit, end to end, fault injection of every allocation one at
+#   debug-fpu, debug-kunit, debug-e2e, debug-extra (also make check-debug)
+#             the FPU check, KUnit, end to end, fault injection of every allocation one at
 #             a time, and the ioctl fuzzer, on the sanitizer kernel
 #             (scripts/configs/uml-debug.config)
 #   qemu      the end-to-end tests on Debian's own 6.12 kernel under qemu,
@@ -31,7 +33,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz kunit e2e bench qemu stress debug-kunit debug-e2e debug-extra)
+[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz fpu kunit e2e bench qemu stress debug-fpu debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -72,6 +74,9 @@ for stage in "${stages[@]}"; do
 	case "$stage" in
 	lint) run_stage lint "$plain" scripts/lint.sh ;;
 	core) run_stage core "$plain" make -s -C tools test ;;
+	fpu) run_stage fpu "$plain" scripts/fpu-check.sh ;;
+	debug-fpu)
+		run_stage debug-fpu "$plain" scripts/fpu-check.sh --config scripts/configs/uml-debug.config ;;
 	kunit) run_stage kunit "$kunit" scripts/kunit.sh ;;
 	e2e) run_stage e2e "$plain" tests/run-e2e.sh ;;
 	qemu) run_stage qemu "$plain" scripts/qemu-e2e.sh ;;
