@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Every test the project has, in one run (make check):
+#   kernel-tree  scripts/kernel-tree.sh's patch handling, on a stand-in
+#             source (tests/kernel-tree-test.sh)
 #   lint      checkpatch --strict on the kernel sources; buddy.ko built with
 #             W=1 and sparse (C=1) with no warning
 #   core      the userspace build of buddy_core (-Werror, sanitizers,
@@ -33,7 +35,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz fpu kunit e2e bench qemu stress debug-fpu debug-kunit debug-e2e debug-extra)
+[ ${#stages[@]} -gt 0 ] || stages=(kernel-tree lint core fuzz fpu kunit e2e bench qemu stress debug-fpu debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -72,6 +74,7 @@ kunit='s/.*Ran ([0-9]+) tests: passed: ([0-9]+)(, failed: ([0-9]+))?.*/\2 \4/p'
 
 for stage in "${stages[@]}"; do
 	case "$stage" in
+	kernel-tree) run_stage kernel-tree "$plain" tests/kernel-tree-test.sh ;;
 	lint) run_stage lint "$plain" scripts/lint.sh ;;
 	core) run_stage core "$plain" make -s -C tools test ;;
 	fpu) run_stage fpu "$plain" scripts/fpu-check.sh ;;

@@ -8,6 +8,11 @@
 #   scripts/kernel-tree.sh uml [CONFIG]     build UML for a config fragment
 #                                           (default scripts/configs/uml.config)
 #                                           and print its O= build dir
+#   scripts/kernel-tree.sh build-dir [CONFIG]
+#                                           print that dir without building
+#
+# BUDDY_KERNEL_TARBALL=FILE unpacks FILE instead of Debian's tarball (the
+# tests of this script use a small one).
 #
 # Layout, under $BUDDY_CACHE (default /var/tmp/buddy):
 #   src/<debian-version>/linux-source-6.12     Debian's linux-source-6.12,
@@ -26,7 +31,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
-tarball=/usr/src/linux-source-6.12.tar.xz
+tarball=${BUDDY_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 patch_dir=${BUDDY_PATCHES:-$here/patches}
 jobs=${JOBS:-$(nproc)}
 
@@ -87,16 +92,18 @@ apply_patches() {
 	for p in "$patch_dir"/*.patch; do
 		[ -e "$p" ] || continue
 		name=$(basename "$p")
-		if ! patch -d "$src_dir" -p1 -N -s -f --dry-run <"$p" >/dev/null 2>&1; then
+		# No fuzz: a patch whose context moved is reported, not
+		# applied somewhere near.
+		if ! patch -d "$src_dir" -p1 -N -s -f -F0 --dry-run <"$p" >/dev/null 2>&1; then
 			log "patch $p does not apply to linux-source-6.12 $src_ver:"
-			patch -d "$src_dir" -p1 -N -f --dry-run <"$p" >&2 || true
+			patch -d "$src_dir" -p1 -N -f -F0 --dry-run <"$p" >&2 || true
 			# What was applied before it is recorded, so a fixed set
 			# can reverse it.
 			echo partial >"$applied/set"
 			exit 1
 		fi
 		log "applying $name"
-		patch -d "$src_dir" -p1 -N -s -f <"$p" >&2
+		patch -d "$src_dir" -p1 -N -s -f -F0 <"$p" >&2
 		cp "$p" "$applied/$name"
 	done
 	echo "$want" >"$applied/set"
@@ -115,13 +122,19 @@ expand_fragment() {
 	done < "$1"
 }
 
+# The O= directory for a fragment: keyed by the fragment's expanded text and
+# the patch set, so a changed patch is a new build.
+build_dir() {
+	local hash
+	hash=$({ expand_fragment "$1"; patch_set_hash; } | sha256sum | cut -c1-12)
+	echo "$cache/build/$src_ver-um-$hash"
+}
+
 build_uml() {
-	local frag hash build
+	local frag build
 	frag=$(mktemp)
 	expand_fragment "$1" > "$frag"
-	# The patch set is part of the key: a changed patch is a new build.
-	hash=$({ cat "$frag"; patch_set_hash; } | sha256sum | cut -c1-12)
-	build=$cache/build/$src_ver-um-$hash
+	build=$(build_dir "$1")
 	# One build per directory at a time: concurrent runs wait here, then
 	# find it built.  Builds of other configs go on in parallel.
 	mkdir -p "$cache/build"
@@ -182,8 +195,12 @@ uml)
 	apply_patches
 	build_uml "${2:-$here/configs/uml.config}"
 	;;
+build-dir)
+	need_source
+	build_dir "${2:-$here/configs/uml.config}"
+	;;
 *)
-	echo "usage: $0 src | uml [CONFIG_FRAGMENT]" >&2
+	echo "usage: $0 src | uml [CONFIG_FRAGMENT] | build-dir [CONFIG_FRAGMENT]" >&2
 	exit 2
 	;;
 esac
