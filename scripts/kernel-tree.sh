@@ -68,9 +68,14 @@ patch_set_hash() {
 
 # Bring the source to carry exactly the patches in $patch_dir.  The set
 # applied last is kept in .buddy-patches/ (its hash in .buddy-patches/set),
-# so that it can be reversed even after scripts/patches changed.
+# so that it can be reversed even after scripts/patches changed.  Patches
+# the old and new sets share at their start stay applied: reversing one
+# would give every file it touches a new time (a header: the whole kernel
+# rebuilds).
 apply_patches() {
 	local want have p name applied=$src_dir/.buddy-patches
+	local -a old=() new=()
+	local keep=0 i
 	want=$(patch_set_hash)
 	have=$(cat "$applied/set" 2>/dev/null || echo none)
 	[ "$want" != "$have" ] || return 0
@@ -78,28 +83,37 @@ apply_patches() {
 	flock 8
 	have=$(cat "$applied/set" 2>/dev/null || echo none)
 	[ "$want" != "$have" ] || return 0
-	if [ -d "$applied" ]; then
-		for p in $(ls -r "$applied"/*.patch 2>/dev/null); do
-			log "reversing $(basename "$p")"
-			patch -d "$src_dir" -p1 -R -s -f <"$p" >&2 || {
-				log "cannot reverse $(basename "$p"); remove $cache/src to start again"
-				exit 1
-			}
-		done
-	fi
-	rm -rf "$applied"
 	mkdir -p "$applied"
+	for p in "$applied"/*.patch; do
+		[ -e "$p" ] && old+=("$p")
+	done
 	for p in "$patch_dir"/*.patch; do
-		[ -e "$p" ] || continue
+		[ -e "$p" ] && new+=("$p")
+	done
+	while [ $keep -lt ${#old[@]} ] && [ $keep -lt ${#new[@]} ] &&
+	      [ "$(basename "${old[$keep]}")" = "$(basename "${new[$keep]}")" ] &&
+	      cmp -s "${old[$keep]}" "${new[$keep]}"; do
+		keep=$((keep + 1))
+	done
+	echo partial >"$applied/set"
+	for ((i = ${#old[@]} - 1; i >= keep; i--)); do
+		p=${old[$i]}
+		log "reversing $(basename "$p")"
+		patch -d "$src_dir" -p1 -R -s -f <"$p" >&2 || {
+			log "cannot reverse $(basename "$p"); remove $cache/src to start again"
+			exit 1
+		}
+		rm -f "$p"
+	done
+	for p in "${new[@]:$keep}"; do
 		name=$(basename "$p")
 		# No fuzz: a patch whose context moved is reported, not
 		# applied somewhere near.
 		if ! patch -d "$src_dir" -p1 -N -s -f -F0 --dry-run <"$p" >/dev/null 2>&1; then
 			log "patch $p does not apply to linux-source-6.12 $src_ver:"
 			patch -d "$src_dir" -p1 -N -f -F0 --dry-run <"$p" >&2 || true
-			# What was applied before it is recorded, so a fixed set
-			# can reverse it.
-			echo partial >"$applied/set"
+			# What was applied before it stays recorded, so a fixed
+			# set can reverse it.
 			exit 1
 		fi
 		log "applying $name"

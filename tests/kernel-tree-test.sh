@@ -82,6 +82,21 @@ key2=$(tree "$tmp/set2" build-dir 2>/dev/null)
 [ -n "$key1" ] && [ -n "$key2" ] && [ "$key1" != "$key2" ]
 check $? "the build directory differs with the patch set ($(basename "$key1") vs $(basename "$key2"))"
 
+# A set that changes only its second patch keeps the first applied, so
+# the files only it touches keep their time and nothing rebuilds for them.
+tree "$tmp/set1" src >/dev/null 2>&1
+mkdir -p "$tmp/set4"
+cp "$tmp/set1/0001-a.patch" "$tmp/set4/"
+make_patch "$tmp/set4" 0002-b.patch b.c alpha ALPHA
+before=$(stat -c %Y.%y "$src/a.c")
+sleep 1
+tree "$tmp/set4" src >/dev/null 2>"$tmp/log4"
+check $? "a set whose second patch changed applies"
+[ "$(cat "$src/a.c" "$src/b.c" | tr '\n' ' ')" = "one TWO three ALPHA beta " ] &&
+	[ "$(stat -c %Y.%y "$src/a.c")" = "$before" ] &&
+	! grep -q '0001-a' "$tmp/log4"
+check $? "... the shared first patch stays applied and its file untouched"
+
 mkdir -p "$tmp/set3"
 cp "$tmp/set2/0001-a.patch" "$tmp/set3/"
 cp "$tmp/bad.patch" "$tmp/set3/0002-does-not-fit.patch"
