@@ -6,6 +6,13 @@
 #             W=1 and sparse (C=1) with no warning
 #   core      the userspace build of buddy_core (-Werror, sanitizers,
 #             -funsigned-char, pools too large for UML)
+#   tools     buddyctl without a kernel: golden terminal and SVG pictures
+#             from recorded debugfs files, SVG parsed by xmllint, JSON, error
+#             lines, 2^20 live blocks, the man page (tests/buddyctl-golden.sh)
+#   install   make install / uninstall into a DESTDIR (every file where the
+#             README says), dkms build for Debian's 6.12 and 6.1 headers,
+#             and in qemu on Debian 6.12 the installed module: modprobe
+#             buddy, buddyctl, modprobe -r (scripts/install-check.sh)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
 #   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
@@ -31,7 +38,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint core fuzz kunit e2e bench qemu stress debug-kunit debug-e2e debug-extra)
+[ ${#stages[@]} -gt 0 ] || stages=(lint core tools fuzz kunit e2e install bench qemu stress debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -72,6 +79,8 @@ for stage in "${stages[@]}"; do
 	case "$stage" in
 	lint) run_stage lint "$plain" scripts/lint.sh ;;
 	core) run_stage core "$plain" make -s -C tools test ;;
+	tools) run_stage tools "$plain" tests/buddyctl-golden.sh ;;
+	install) run_stage install "$plain" scripts/install-check.sh ;;
 	kunit) run_stage kunit "$kunit" scripts/kunit.sh ;;
 	e2e) run_stage e2e "$plain" tests/run-e2e.sh ;;
 	qemu) run_stage qemu "$plain" scripts/qemu-e2e.sh ;;

@@ -31,6 +31,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/tally.sh
 . "$repo/scripts/lib/tally.sh"
+# shellcheck source=scripts/lib/result.sh
+. "$repo/scripts/lib/result.sh"
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
 out=$repo/build/qemu/tests
 seed=""
@@ -56,16 +58,6 @@ start=$SECONDS
 passed=0
 failed=0
 times=""
-
-result() {
-	if [ "$1" = 0 ]; then
-		passed=$((passed + 1))
-		echo "ok - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok - $2"
-	fi
-}
 
 if ! "$repo"/scripts/qemu-deps.sh; then
 	echo "# qemu-e2e: scripts/qemu-deps.sh failed"
