@@ -27,9 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 ctl=$here/buddyctl
 dbg=/sys/kernel/debug/buddy
 tmp=$(mktemp -d /tmp/e2e_buddyctl.XXXXXX)
-passed=0
-failed=0
 holders=()
+# shellcheck source=tests/sh-check.sh
+. "$here/sh-check.sh"
 
 cleanup() {
 	local p
@@ -40,18 +40,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-		echo "ok - $what"
-	else
-		failed=$((failed + 1))
-		echo "not ok - $what"
-	fi
-}
 
 # run NAME CMD...: CMD's stdout in $tmp/NAME.out, stderr in .err, status in rc.
 rc=0
@@ -245,5 +233,4 @@ fi
 run help "$ctl" --help
 check "--help: exit 0, usage on stdout" eval '[ "$rc" = 0 ] && grep -q "^usage: buddyctl" "$tmp/help.out"'
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_done
