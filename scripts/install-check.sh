@@ -9,7 +9,7 @@
 #            modules.dep names it); with INSTALL_MOD_PATH apart from
 #            DESTDIR the module goes there and the rest to DESTDIR; make
 #            uninstall removes every one of them again
-#   dkms     dkms (installed with apt when missing) adds the tree make
+#   dkms     dkms (scripts/install-deps.sh installs it) adds the tree make
 #            dkms-source writes and builds buddy.ko for Debian's 6.12 and
 #            6.1 headers, in a DKMS tree of its own (--dkmstree,
 #            --sourcetree: the system's /var/lib/dkms is not touched)
@@ -32,8 +32,8 @@ failed=0
 tmp=$(mktemp -d /tmp/buddy-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! "$repo"/scripts/qemu-deps.sh >/dev/null; then
-	echo "# install-check: scripts/qemu-deps.sh failed"
+if ! "$repo"/scripts/install-deps.sh; then
+	echo "# install-check: scripts/install-deps.sh failed"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -103,15 +103,6 @@ int main(void) { return BUDDY_IOC_INFO == 0; }' | cc -x c -I"$root/usr/include" 
 
 stage_dkms() {
 	local tree=$tmp/dkms st=$tmp/dkms-src k log
-	if ! command -v dkms >/dev/null; then
-		echo "# install-check: installing dkms" >&2
-		SUDO=""
-		[ "$(id -u)" = 0 ] || SUDO=sudo
-		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends -o DPkg::Lock::Timeout=600 dkms >&2 ||
-			{ $SUDO apt-get update -qq >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive \
-				apt-get install -y -qq --no-install-recommends dkms >&2; }
-	fi
 	command -v dkms >/dev/null
 	result $? "dkms is installed ($(dkms --version 2>/dev/null))"
 	mk "$tmp/dkms-source.log" dkms-source DESTDIR="$st"
