@@ -136,15 +136,19 @@ fuzz:
 
 # Installing, as README.md's "Installing" lists it.  DESTDIR stages a tree
 # (packages); INSTALL_MOD_PATH is where lib/modules/KVER goes, DESTDIR by
-# default.  Kbuild installs into updates/ (compressed where the kernel
-# compresses its modules, as Debian's 6.12 does: buddy.ko.xz); depmod runs
+# default.  The module goes to updates/ (6.1's Kbuild would pick extra/),
+# compressed where the kernel compresses its modules, as Debian's 6.12
+# does (buddy.ko.xz); depmod runs
 # here because Kbuild skips it without the kernel's System.map, as against
 # a distribution's headers.
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
 PREFIX ?= /usr
 UDEVRULESDIR ?= /etc/udev/rules.d
 INSTALL_MOD_PATH ?= $(DESTDIR)
-KVER = $(shell $(MAKE) -s --no-print-directory -C $(KDIR) kernelrelease)
+# The release the module is built for (its vermagic), which names
+# /lib/modules: Debian's 6.1 headers say 6.1.192 in kernel.release but
+# 6.1.0-N-amd64 in utsrelease.h.
+KVER = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(KDIR)/include/generated/utsrelease.h)
 MODDIR = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)
 DEPMOD := $(shell PATH="$$PATH:/sbin:/usr/sbin" command -v depmod)
 DKMS_SOURCES := Kbuild dkms.conf $(wildcard *.c *.h) include/uapi/linux/buddy.h
@@ -158,7 +162,8 @@ NO_SIGN = $(if $(SIGN_KEY),$(if $(wildcard $(SIGN_KEY) $(KDIR)/$(SIGN_KEY)),,CON
 
 install: modules $(BUILD)/buddyctl
 	$(MAKE) -C $(KDIR) M=$(CURDIR) BUDDY_MODULE_ONLY=1 $(NO_SIGN) \
-		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
+		KERNELRELEASE=$(KVER) INSTALL_MOD_DIR=updates INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
+		modules_install
 	$(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 	install -D -m 0644 include/uapi/linux/buddy.h $(DESTDIR)$(PREFIX)/include/linux/buddy.h
 	install -D -m 0755 $(BUILD)/buddyctl $(DESTDIR)$(PREFIX)/bin/buddyctl

@@ -8,7 +8,8 @@
 #            it lists them (buddy.ko through modules_install, then depmod:
 #            modules.dep names it); with INSTALL_MOD_PATH apart from
 #            DESTDIR the module goes there and the rest to DESTDIR; make
-#            uninstall removes every one of them again
+#            uninstall removes every one of them again; the same against
+#            Debian's 6.1 headers (uncompressed buddy.ko)
 #   dkms     dkms (scripts/install-deps.sh installs it) adds the tree make
 #            dkms-source writes and builds buddy.ko for Debian's 6.12 and
 #            6.1 headers, in a DKMS tree of its own (--dkmstree,
@@ -90,6 +91,16 @@ int main(void) { return BUDDY_IOC_INFO == 0; }' | cc -x c -I"$root/usr/include" 
 	got=$(cd "$root" && find . -type f ! -name 'modules.*')
 	[ -z "$got" ] && ! grep -q buddy "$root/lib/modules/$kver/modules.dep"
 	result $? "make uninstall leaves none of them (and depmod forgets buddy)${got:+: $got}"
+
+	# Debian's 6.1 headers: kernel.release says 6.1.192, the kernel 6.1.0-N-amd64.
+	local r61=$tmp/root61 rel61=${kdir61##*/linux-headers-}
+	mk "$tmp/install61.log" install DESTDIR="$r61" KDIR="$kdir61" &&
+		[ -f "$r61/lib/modules/$rel61/updates/buddy.ko" ] &&
+		grep -q '^updates/buddy.ko:' "$r61/lib/modules/$rel61/modules.dep"
+	result $? "make install against the 6.1 headers: /lib/modules/$rel61/updates/buddy.ko, in modules.dep"
+	mk "$tmp/uninstall61.log" uninstall DESTDIR="$r61" KDIR="$kdir61" &&
+		[ -z "$(find "$r61" -type f ! -name 'modules.*')" ]
+	result $? "make uninstall against the 6.1 headers removes everything"
 
 	mk "$tmp/install2.log" install DESTDIR="$base" INSTALL_MOD_PATH="$mods" KDIR="$kdir"
 	result $? "make install DESTDIR=$base INSTALL_MOD_PATH=$mods"
