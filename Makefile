@@ -24,6 +24,12 @@
 #   make fuzz            libFuzzer on the core (FUZZ_SECONDS, FUZZ_RUNS)
 #   make stress          SMP stress on Debian 6.12 in qemu -smp 2
 #   make modules-6.1     buddy.ko against Debian's 6.1 headers, W=1, no warning
+#   make install         buddy.ko (modules_install, depmod), <linux/buddy.h>,
+#                        buddyctl and its man page, the udev rule; DESTDIR,
+#                        INSTALL_MOD_PATH (default DESTDIR), PREFIX (/usr)
+#   make uninstall       removes what make install put there
+#   make dkms-source     the module's sources and dkms.conf in
+#                        $(DESTDIR)/usr/src/buddy-VERSION, for dkms install
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD := $(CURDIR)/build
@@ -33,8 +39,10 @@ CFLAGS_USER := -O2 -Wall -Wextra -Werror -I$(CURDIR)/include/uapi
 
 all: modules
 
+# BUDDY_MODULE_ONLY: buddy.ko alone, without the KUnit and benchmark
+# modules that make check builds elsewhere (scripts/build-module.sh).
 modules:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) BUDDY_MODULE_ONLY=1 modules
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
@@ -131,3 +139,53 @@ FUZZ_RUNS ?=
 .PHONY: fuzz
 fuzz:
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS)
+
+# Installing, as README.md's "Installing" lists it.  DESTDIR stages a tree
+# (packages); INSTALL_MOD_PATH is where lib/modules/KVER goes, DESTDIR by
+# default.  The module goes to updates/ (6.1's Kbuild would pick extra/),
+# compressed where the kernel compresses its modules, as Debian's 6.12
+# does (buddy.ko.xz); depmod runs
+# here because Kbuild skips it without the kernel's System.map, as against
+# a distribution's headers.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
+PREFIX ?= /usr
+UDEVRULESDIR ?= /etc/udev/rules.d
+INSTALL_MOD_PATH ?= $(DESTDIR)
+# The release the module is built for (its vermagic), which names
+# /lib/modules: Debian's 6.1 headers say 6.1.192 in kernel.release but
+# 6.1.0-N-amd64 in utsrelease.h.
+KVER = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(KDIR)/include/generated/utsrelease.h)
+MODDIR = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)
+DEPMOD := $(shell PATH="$$PATH:/sbin:/usr/sbin" command -v depmod)
+DKMS_SOURCES := Kbuild dkms.conf $(wildcard *.c *.h) include/uapi/linux/buddy.h
+
+.PHONY: install uninstall dkms-source
+# Without the kernel's signing key (a distribution's headers), Kbuild would
+# try to sign and fail loudly; the module is installed unsigned instead.
+SIGN_KEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' \
+	     $(KDIR)/include/config/auto.conf 2>/dev/null)
+NO_SIGN = $(if $(SIGN_KEY),$(if $(wildcard $(SIGN_KEY) $(KDIR)/$(SIGN_KEY)),,CONFIG_MODULE_SIG_ALL=))
+
+install: modules $(BUILD)/buddyctl
+	$(MAKE) -C $(KDIR) M=$(CURDIR) BUDDY_MODULE_ONLY=1 $(NO_SIGN) \
+		KERNELRELEASE=$(KVER) INSTALL_MOD_DIR=updates INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
+		modules_install
+	$(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+	install -D -m 0644 include/uapi/linux/buddy.h $(DESTDIR)$(PREFIX)/include/linux/buddy.h
+	install -D -m 0755 $(BUILD)/buddyctl $(DESTDIR)$(PREFIX)/bin/buddyctl
+	install -D -m 0644 tools/buddyctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/buddyctl.1
+	install -D -m 0644 tools/60-buddy.rules $(DESTDIR)$(UDEVRULESDIR)/60-buddy.rules
+
+uninstall:
+	rm -f $(MODDIR)/updates/buddy.ko $(MODDIR)/updates/buddy.ko.gz \
+		$(MODDIR)/updates/buddy.ko.xz $(MODDIR)/updates/buddy.ko.zst
+	if [ -d $(MODDIR) ]; then $(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER); fi
+	rm -f $(DESTDIR)$(PREFIX)/include/linux/buddy.h $(DESTDIR)$(PREFIX)/bin/buddyctl \
+		$(DESTDIR)$(PREFIX)/share/man/man1/buddyctl.1 \
+		$(DESTDIR)$(UDEVRULESDIR)/60-buddy.rules
+
+dkms-source:
+	rm -rf $(DESTDIR)/usr/src/buddy-$(VERSION)
+	for f in $(DKMS_SOURCES); do \
+		install -D -m 0644 $$f $(DESTDIR)/usr/src/buddy-$(VERSION)/$$f || exit 1; \
+	done

@@ -37,8 +37,10 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/nospec.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string_helpers.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 #include <linux/buddy.h>
@@ -108,9 +110,12 @@ struct buddy_counters {
  * @stats: counters for debugfs
  * @debugfs: the buddy/ debugfs directory
  * @misc: /dev/buddy
+ * @files: every open file (struct buddy_file.node), in opening order, for
+ *         debugfs blocks; under @lock
+ * @last_file_id: the id the newest open file got; under @lock
  */
 struct buddy_pool {
-	struct mutex lock;	/* the core and all block tables */
+	struct mutex lock;	/* the core, all block tables, @files */
 	struct buddy_core core;
 	void *meta;
 	struct page *pages;
@@ -122,20 +127,33 @@ struct buddy_pool {
 	struct buddy_counters stats;
 	struct dentry *debugfs;
 	struct miscdevice misc;
+	struct list_head files;
+	u64 last_file_id;
 };
 
 static struct buddy_pool pool = {
 	.lock = __MUTEX_INITIALIZER(pool.lock),
+	.files = LIST_HEAD_INIT(pool.files),
 };
 
 /**
  * struct buddy_file - what one open file description owns
  * @blocks: its live blocks (struct buddy_block), indexed by offset in units
  * @bytes: bytes in @blocks, for max_bytes_per_file; under pool.lock
+ * @node: in pool.files; under pool.lock
+ * @id: 1 for the first file opened, then counting up; never reused
+ * @tgid: the opener's process id, in the initial pid namespace
+ * @comm: the opener's command name
+ *
+ * @id, @tgid and @comm are set at open and name the owner in debugfs blocks.
  */
 struct buddy_file {
 	struct xarray blocks;
 	u64 bytes;
+	struct list_head node;
+	u64 id;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
 };
 
 /**
@@ -193,6 +211,12 @@ static int buddy_open(struct inode *inode, struct file *file)
 	if (!bf)
 		return -ENOMEM;
 	xa_init(&bf->blocks);
+	bf->tgid = task_tgid_nr(current);
+	get_task_comm(bf->comm, current);
+	mutex_lock(&pool.lock);
+	bf->id = ++pool.last_file_id;
+	list_add_tail(&bf->node, &pool.files);
+	mutex_unlock(&pool.lock);
 	file->private_data = bf;
 	return 0;
 }
@@ -209,6 +233,7 @@ static int buddy_release(struct inode *inode, struct file *file)
 		WARN_ON_ONCE(blk->map_count);
 		file_free_block(bf, blk);
 	}
+	list_del(&bf->node);
 	mutex_unlock(&pool.lock);
 	xa_destroy(&bf->blocks);
 	kfree(bf);
@@ -674,6 +699,175 @@ static int unusable_index_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(unusable_index);
 
+/*
+ * debugfs blocks: one line per live block, by file in opening order, then by
+ * offset.  The pool may hold 2^32 units, so this is an iterator, never a
+ * buffer sized by the pool.  pool.lock is held from start to stop only,
+ * that is for one buffer of output (seq_file copies to userspace after
+ * stop), so files open and close and blocks come and go between reads: the
+ * cursor remembers a (file id, unit index) position, not pointers, and each
+ * start finds the first block at or after it again.  A reading while the
+ * pool changes is made of moments; a block that moved to a later file may
+ * show twice, one freed in the meantime not at all.
+ */
+
+/**
+ * struct blocks_cursor - where a reading of debugfs blocks is
+ * @pos: the seq_file position of the record at @file_id/@index (0 is the
+ *       header line)
+ * @file_id: the file the record is in (struct buddy_file.id)
+ * @index: the record's block, in units
+ * @bf: the file, valid from start to stop only (pool.lock held)
+ * @blk: the block, likewise
+ */
+struct blocks_cursor {
+	loff_t pos;
+	u64 file_id;
+	unsigned long index;
+	struct buddy_file *bf;
+	struct buddy_block *blk;
+};
+
+/* No record left: later starts find nothing either. */
+static bool blocks_at_end(struct blocks_cursor *cur)
+{
+	cur->file_id = U64_MAX;
+	cur->index = ULONG_MAX;
+	return false;
+}
+
+/* The first block of @bf from @index on, else of the files after it. */
+static bool blocks_find_from(struct blocks_cursor *cur, struct buddy_file *bf,
+			     unsigned long index)
+{
+	lockdep_assert_held(&pool.lock);
+	list_for_each_entry_from(bf, &pool.files, node) {
+		cur->blk = xa_find(&bf->blocks, &index, ULONG_MAX, XA_PRESENT);
+		if (cur->blk) {
+			cur->bf = bf;
+			cur->file_id = bf->id;
+			cur->index = index;
+			return true;
+		}
+		index = 0;
+	}
+	return blocks_at_end(cur);
+}
+
+/* The first block at or after @cur's (file id, index), after a relock. */
+static bool blocks_refind(struct blocks_cursor *cur)
+{
+	struct buddy_file *bf;
+
+	lockdep_assert_held(&pool.lock);
+	list_for_each_entry(bf, &pool.files, node)
+		if (bf->id >= cur->file_id)
+			return blocks_find_from(cur, bf, bf->id == cur->file_id ?
+						cur->index : 0);
+	return blocks_at_end(cur);
+}
+
+/* The record after @cur's, whose file is still valid (no unlock since). */
+static bool blocks_advance(struct blocks_cursor *cur)
+{
+	if (cur->file_id == U64_MAX)
+		return false;
+	if (cur->index == ULONG_MAX)
+		return blocks_find_from(cur, list_next_entry(cur->bf, node), 0);
+	return blocks_find_from(cur, cur->bf, cur->index + 1);
+}
+
+static void *blocks_start(struct seq_file *m, loff_t *pos)
+{
+	struct blocks_cursor *cur = m->private;
+	loff_t n;
+
+	mutex_lock(&pool.lock);
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	if (*pos == cur->pos)
+		return blocks_refind(cur) ? cur : NULL;
+	/* Elsewhere (after an lseek, which seq_file replays): count again. */
+	cur->file_id = 0;
+	cur->index = 0;
+	cur->pos = *pos;
+	if (!blocks_refind(cur))
+		return NULL;
+	for (n = 1; n < *pos; n++)
+		if (!blocks_advance(cur))
+			return NULL;
+	return cur;
+}
+
+static void *blocks_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	struct blocks_cursor *cur = m->private;
+	bool found;
+
+	if (v == SEQ_START_TOKEN) {
+		cur->file_id = 0;
+		cur->index = 0;
+		found = blocks_refind(cur);
+	} else {
+		found = blocks_advance(cur);
+	}
+	cur->pos = ++*pos;
+	return found ? cur : NULL;
+}
+
+static void blocks_stop(struct seq_file *m, void *v)
+{
+	mutex_unlock(&pool.lock);
+}
+
+/*
+ * The owner columns of one block: the file's id, then its opener.  A block
+ * exported as a DMA-BUF will say "exported" in place of the file's id.
+ */
+static void blocks_show_owner(struct seq_file *m, const struct buddy_file *bf,
+			      const struct buddy_block *blk)
+{
+	seq_printf(m, "%llu %d ", bf->id, bf->tgid);
+	/* One printable ASCII word, whatever the process named itself. */
+	seq_escape_str(m, bf->comm, ESCAPE_OCTAL | ESCAPE_NAP | ESCAPE_APPEND,
+		       " \\");
+}
+
+static int blocks_show(struct seq_file *m, void *v)
+{
+	struct blocks_cursor *cur = v;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "# offset size file tgid comm\n");
+		return 0;
+	}
+	seq_printf(m, "%llu %llu ", (u64)cur->index << pool.unit_shift,
+		   block_bytes(cur->blk));
+	blocks_show_owner(m, cur->bf, cur->blk);
+	seq_putc(m, '\n');
+	return 0;
+}
+
+static const struct seq_operations blocks_seq_ops = {
+	.start = blocks_start,
+	.next = blocks_next,
+	.stop = blocks_stop,
+	.show = blocks_show,
+};
+
+static int blocks_open(struct inode *inode, struct file *file)
+{
+	return seq_open_private(file, &blocks_seq_ops, sizeof(struct blocks_cursor));
+}
+
+static const struct file_operations blocks_fops = {
+	.owner = THIS_MODULE,
+	.open = blocks_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = seq_release_private,
+};
+
 static int __init buddy_check_params(void)
 {
 	if (!is_power_of_2(unit_size) || unit_size < BUDDY_MIN_UNIT_SIZE) {
@@ -803,6 +997,7 @@ static int __init buddy_init(void)
 	debugfs_create_file("buddyinfo", 0400, pool.debugfs, NULL, &buddyinfo_fops);
 	debugfs_create_file("unusable_index", 0400, pool.debugfs, NULL,
 			    &unusable_index_fops);
+	debugfs_create_file("blocks", 0400, pool.debugfs, NULL, &blocks_fops);
 
 	pool.misc.minor = MISC_DYNAMIC_MINOR;
 	pool.misc.name = KBUILD_MODNAME;

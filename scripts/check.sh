@@ -10,6 +10,13 @@
 #             -funsigned-char, pools too large for UML)
 #   fpu       FPU and vector registers survive in UML processes on this
 #             host (scripts/fpu-check.sh; scripts/patches/ fix AMX hosts)
+#   tools     buddyctl without a kernel: golden terminal and SVG pictures
+#             from recorded debugfs files, SVG parsed by xmllint, JSON, error
+#             lines, 2^20 live blocks, the man page (tests/buddyctl-golden.sh)
+#   install   make install / uninstall into a DESTDIR (every file where the
+#             README says), dkms build for Debian's 6.12 and 6.1 headers,
+#             and in qemu on Debian 6.12 the installed module: modprobe
+#             buddy, buddyctl, modprobe -r (scripts/install-check.sh)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
 #   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
@@ -35,7 +42,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(kernel-tree lint core fuzz fpu kunit e2e bench qemu stress debug-fpu debug-kunit debug-e2e debug-extra)
+[ ${#stages[@]} -gt 0 ] || stages=(kernel-tree lint core tools fuzz fpu kunit e2e install bench qemu stress debug-fpu debug-kunit debug-e2e debug-extra)
 
 total_pass=0
 total_fail=0
@@ -80,6 +87,8 @@ for stage in "${stages[@]}"; do
 	fpu) run_stage fpu "$plain" scripts/fpu-check.sh ;;
 	debug-fpu)
 		run_stage debug-fpu "$plain" scripts/fpu-check.sh --config scripts/configs/uml-debug.config ;;
+	tools) run_stage tools "$plain" tests/buddyctl-golden.sh ;;
+	install) run_stage install "$plain" scripts/install-check.sh ;;
 	kunit) run_stage kunit "$kunit" scripts/kunit.sh ;;
 	e2e) run_stage e2e "$plain" tests/run-e2e.sh ;;
 	qemu) run_stage qemu "$plain" scripts/qemu-e2e.sh ;;

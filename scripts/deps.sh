@@ -11,6 +11,8 @@ packages=(
 	python3 perl kmod cpio xz-utils
 	# checks: sparse (make C=1), userspace sanitizers and benchmarks
 	sparse gcc clang valgrind
+	# buddyctl's tests: the SVG parsed by xmllint, the man page by groff
+	libxml2-utils groff-base
 	# clang's sanitizer and libFuzzer runtimes (make fuzz): only recommended
 	# by clang-14, so not pulled in by --no-install-recommends
 	libclang-rt-14-dev

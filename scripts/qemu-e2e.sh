@@ -13,6 +13,8 @@
 #                memmap=256M$0x30000000, phys_base=0x30000000
 #                pool_size=268435456 (e2e_params runs in `default` only: it
 #                checks that rmmod gives the pool back to the page allocator)
+#   blocks-1m    e2e_blocks on that reserved range as 2^20 units of 256 bytes,
+#                every one of them live at once (debugfs blocks is bounded)
 #
 #   scripts/qemu-e2e.sh [--seed N] [--prog NAME]... [STAGE...]
 #
@@ -29,6 +31,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/tally.sh
 . "$repo/scripts/lib/tally.sh"
+# shellcheck source=scripts/lib/result.sh
+. "$repo/scripts/lib/result.sh"
 cache=${BUDDY_CACHE:-/var/tmp/buddy}
 out=$repo/build/qemu/tests
 seed=""
@@ -39,12 +43,12 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--seed) seed=$2; shift 2 ;;
 	--prog) progs+=("$2"); shift 2 ;;
-	-h | --help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	build-6.1 | build-6.12 | default | reserved) stages+=("$1"); shift ;;
+	-h | --help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	build-6.1 | build-6.12 | default | reserved | blocks-1m) stages+=("$1"); shift ;;
 	*) echo "qemu-e2e: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-[ ${#stages[@]} -gt 0 ] || stages=(build-6.1 build-6.12 default reserved)
+[ ${#stages[@]} -gt 0 ] || stages=(build-6.1 build-6.12 default reserved blocks-1m)
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 if [ ${#progs[@]} = 0 ]; then
 	read -ra progs <<<"$(sed -n 's/^PROGS[[:space:]]*:*=[[:space:]]*//p' "$repo/tests/Makefile")"
@@ -54,16 +58,6 @@ start=$SECONDS
 passed=0
 failed=0
 times=""
-
-result() {
-	if [ "$1" = 0 ]; then
-		passed=$((passed + 1))
-		echo "ok - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok - $2"
-	fi
-}
 
 if ! "$repo"/scripts/qemu-deps.sh; then
 	echo "# qemu-e2e: scripts/qemu-deps.sh failed"
@@ -132,6 +126,7 @@ e2e() {
 			continue
 		fi
 		[ "$stage" = reserved ] && [ "$prog" = e2e_params ] && continue
+		[ "$stage" = blocks-1m ] && [ "$prog" != e2e_blocks ] && continue
 		run "$stage" "$prog" "$@"
 	done
 }
@@ -150,6 +145,11 @@ for stage in "${stages[@]}"; do
 		# shellcheck disable=SC2016 # the $ is for the kernel, not the shell
 		e2e reserved --mem 1024 --append 'memmap=256M$0x30000000' \
 			--params "phys_base=0x30000000 pool_size=268435456"
+		;;
+	blocks-1m)
+		# shellcheck disable=SC2016 # likewise
+		e2e blocks-1m --mem 1024 --append 'memmap=256M$0x30000000' \
+			--params "phys_base=0x30000000 pool_size=268435456 unit_size=256"
 		;;
 	esac
 	times="$times, $stage $((SECONDS - t)) s"

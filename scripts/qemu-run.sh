@@ -14,6 +14,9 @@
 #   --append "..."       extra kernel command line (also --cmdline); quote a
 #                        `$` for the shell: --append 'memmap=256M$0x30000000'
 #   --copy PATH          also copy PATH (file or directory) into the guest
+#   --root DIR           copy DIR's tree onto the guest's root (a staged
+#                        `make install DESTDIR=DIR`), with the libraries of
+#                        its programs
 #   --timeout SECONDS    whole-run limit (default 900)
 #   --log FILE           keep the whole kernel log (from boot) in FILE
 #
@@ -50,11 +53,12 @@ insmod=1
 mem=512
 append=""
 copies=()
+roots=()
 limit=900
 log=""
 
 usage() {
-	sed -n '9,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '9,21p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--append | --cmdline) append="$append $2"; shift 2 ;;
 	--copy) copies+=("$2"); shift 2 ;;
+	--root) roots+=("$2"); shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--) shift; break ;;
@@ -94,19 +99,24 @@ mkdir -p "$stage/lib/modules/$kver"
 
 is_elf() { [ "$(head -c 4 "$1" 2>/dev/null)" = $'\177ELF' ]; }
 
+# Copies the shared libraries of an ELF file into the guest, at their paths.
+copy_libs() {
+	local lib
+	is_elf "$1" || return 0
+	# "libc.so.6 => /lib/.../libc.so.6 (0x...)", "/lib64/ld-linux... (0x...)"
+	for lib in $(ldd "$1" 2>/dev/null | sed -nE 's@^\s*(\S+ => )?(/\S+) \(0x.*@\2@p'); do
+		copy_in "$lib"
+	done
+}
+
 # Copies a host file into the guest at the same path, with its libraries.
 copy_in() {
-	local src=$1 dst=$stage$1 lib
+	local src=$1 dst=$stage$1
 	[ -f "$dst" ] && [ ! -L "$dst" ] && return 0
 	mkdir -p "$(dirname "$dst")"
 	rm -f "$dst"
 	cp -L "$src" "$dst"
-	if is_elf "$src"; then
-		# "libc.so.6 => /lib/.../libc.so.6 (0x...)", "/lib64/ld-linux... (0x...)"
-		for lib in $(ldd "$src" 2>/dev/null | sed -nE 's@^\s*(\S+ => )?(/\S+) \(0x.*@\2@p'); do
-			copy_in "$lib"
-		done
-	fi
+	copy_libs "$src"
 }
 
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -152,6 +162,13 @@ for c in "${copies[@]}"; do
 	else
 		copy_in "$c"
 	fi
+done
+for r in "${roots[@]}"; do
+	[ -d "$r" ] || { echo "qemu-run: --root $r: not a directory" >&2; exit 2; }
+	cp -a "$r"/. "$stage"/
+	while read -r f; do
+		copy_libs "$f"
+	done < <(find "$r" -type f)
 done
 mkdir -p "$stage$PWD"
 

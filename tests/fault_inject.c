@@ -23,6 +23,7 @@
  *          checks (metadata kvmalloc, pool alloc_pages, misc_register) has
  *          failed once; later rounds are twofold, which a kvmalloc() above
  *          a page needs (its kmalloc try is quiet, then vmalloc).
+ *   debugfs blocks (open and read: the cursor and seq_file's buffer),
  *   open, ALLOC (empty and busy table), FREE, INFO, BATCH (one op, four
  *          ops), mmap (address chosen by the kernel, and a fresh region, so
  *          that remap_pfn_range() allocates page tables), close: an injected
@@ -757,6 +758,44 @@ static void sweep_info(int ctl, const char *call)
 	}
 }
 
+/*
+ * Open and read debugfs blocks: an injected failure fails the open or the
+ * read with -ENOMEM and changes nothing; else the listing reads whole.
+ */
+static void sweep_blocks(int ctl, const char *call)
+{
+	static const char header[] = "# offset size file tgid comm\n";
+	struct e2e_snap before;
+	struct kreport r;
+	unsigned int n;
+	bool done = false;
+
+	for (n = 1; n <= max_n && !done; n++) {
+		char buf[4096] = "";
+		ssize_t got = 0;
+		bool fired;
+		int fd, ret;
+
+		e2e_snap(ctl, &before);
+		kmsg_drain();
+		nth_arm(n);
+		fd = open(BUDDY_DEBUGFS "/blocks", O_RDONLY | O_CLOEXEC);
+		ret = fd < 0 ? -errno : 0;
+		if (fd >= 0) {
+			got = read(fd, buf, sizeof(buf) - 1);
+			ret = got < 0 ? -errno : 0;
+		}
+		fired = nth_fired();
+		kmsg_collect(&r);
+		if (fd >= 0)
+			close(fd);
+		site_add(call, n, fired, ret, &r);
+		if (judge(call, n, fired, ret, &r, &before, ctl, &done))
+			e2e_check(got > (ssize_t)strlen(header) && !strncmp(buf, header, strlen(header)),
+				  "%s N=%u: the listing reads (%zd bytes)", call, n, got);
+	}
+}
+
 static void sweep_open(int ctl, const char *call)
 {
 	struct e2e_snap before;
@@ -1149,6 +1188,7 @@ static void sweep_pass(int ctl, const char *tag)
 #define CALL(x) (snprintf(name, sizeof(name), "%s%s", x, tag), name)
 	if (!twofold)
 		sweep_info(ctl, CALL("INFO"));
+	sweep_blocks(ctl, CALL("debugfs blocks"));
 	sweep_open(ctl, CALL("open"));
 	fd = buddy_open();
 	sweep_alloc(ctl, fd, u, CALL("ALLOC (empty table)"));
@@ -1257,6 +1297,9 @@ static void check_coverage(void)
 		{ "BATCH", "buddy_ioc_batch [buddy]", "kzalloc of struct buddy_block in a BATCH op" },
 		{ "BATCH", "__xas_nomem", "xa_insert() node in a BATCH op (twofold)" },
 		{ "mmap", "remap_pfn_range", "remap_pfn_range() page tables in mmap" },
+		/* blocks_open() tail-calls it: no frame of buddy.ko's own. */
+		{ "debugfs blocks", "__seq_open_private", "seq_open_private() of the blocks cursor" },
+		{ "debugfs blocks", "seq_read_iter", "seq_file's buffer for a read of blocks" },
 	};
 	unsigned int i, j;
 

@@ -20,7 +20,8 @@
  * pool and free in the model; ENOMEM is accepted only when the model has no
  * free aligned block of that size.  A block reads zero the first time it
  * is mapped.  Periodically and at the end INFO (free_bytes, largest_free),
- * debugfs stats and the consistency checks of tests/e2e.h must agree with
+ * debugfs stats and blocks (every block with its file, and no other) and
+ * the consistency checks of tests/e2e.h must agree with
  * the model; after closing everything the pool must be whole with
  * live_blocks 0.
  *
@@ -1595,6 +1596,61 @@ static void step_fork(void)
 
 static int ctl = -1;
 
+/*
+ * debugfs blocks lists exactly the model's blocks, each file's under one
+ * file number and different files under different numbers.
+ */
+static void blocks_check(const char *phase)
+{
+	size_t size = nunits * 64 + 4096;
+	char *text = malloc(size), *line, *save = NULL;
+	unsigned long long kid[MAX_FILES] = { 0 };
+	__u64 lines = 0;
+	bool good = true;
+	int len, f;
+
+	if (!text)
+		abort();
+	len = e2e_read_file(BUDDY_DEBUGFS "/blocks", text, size);
+	expect(len > 0, "%s: debugfs blocks reads (%s)", phase, e2e_err(len));
+	for (line = len > 0 ? strtok_r(text, "\n", &save) : NULL; line && good;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long off, bytes, id;
+		__u64 u;
+
+		if (line[0] == '#')
+			continue;
+		lines++;
+		good = sscanf(line, "%llu %llu %llu", &off, &bytes, &id) == 3 &&
+		       off < info.pool_size && !(off & (info.unit_size - 1));
+		u = good ? off >> unit_shift : 0;
+		good = good && start[u] && bsize(start[u] - 1) == bytes;
+		if (!good) {
+			expect(false, "%s: debugfs blocks: \"%s\" is no block of the model", phase,
+			       line);
+			break;
+		}
+		f = owner[u] - 1;
+		if (!kid[f])
+			kid[f] = id;
+		good = kid[f] == id;
+		expect(good, "%s: debugfs blocks: \"%s\": file %llu, the model's file %d is %llu",
+		       phase, line, id, f, kid[f]);
+	}
+	for (f = 0; good && f < MAX_FILES; f++) {
+		int g;
+
+		for (g = f + 1; g < MAX_FILES; g++)
+			if (kid[f] && kid[f] == kid[g])
+				good = expect(false, "%s: debugfs blocks: files %d and %d both %llu",
+					      phase, f, g, kid[f]);
+	}
+	if (good)
+		expect(lines == live_blocks, "%s: debugfs blocks: %llu lines, model %llu blocks",
+		       phase, (unsigned long long)lines, (unsigned long long)live_blocks);
+	free(text);
+}
+
 static void full_check(const char *phase, bool verbose_checks)
 {
 	struct buddy_info now;
@@ -1619,6 +1675,7 @@ static void full_check(const char *phase, bool verbose_checks)
 	       (unsigned long long)st.frees, (unsigned long long)live_blocks,
 	       (unsigned long long)used_bytes);
 	(void)verbose_checks;
+	blocks_check(phase);
 	e2e_consistent(ctl, phase);
 }
 

@@ -18,8 +18,8 @@
 #                     scripts/configs/uml-debug.config: KASAN, UBSAN, lockdep,
 #                     kmemleak; its first build takes a while)
 #   PROGRAM           e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
-#                     e2e_mmap e2e_batch e2e_quota (default: all; e2e_params
-#                     runs once, with the defaults)
+#                     e2e_mmap e2e_batch e2e_quota e2e_blocks e2e_buddyctl
+#                     (default: all; e2e_params runs once, with the defaults)
 #
 # A program that prints no summary, or a boot that uml-run.sh fails (insmod,
 # rmmod, a warning or sanitizer report in the kernel log, a leak), counts as
@@ -37,7 +37,7 @@ config=""
 param_sets=()
 progs=()
 all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params e2e_mmap
-	   e2e_batch e2e_quota)
+	   e2e_batch e2e_quota e2e_blocks e2e_buddyctl)
 # Sets a program runs under too when --params is not given.
 declare -A extra_sets=([e2e_mmap]="unit_size=64 pool_size=65536")
 

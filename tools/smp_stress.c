@@ -15,7 +15,9 @@
  * of them with its identity (gid, a per-block sequence number, the word's
  * index), verifies the stamp, unmaps and maps again, frees (single ioctls
  * and batches), tries frees that must fail (EBUSY while mapped, EINVAL for
- * an offset it does not own) and reads BUDDY_IOC_INFO.  Sometimes it closes
+ * an offset it does not own), reads BUDDY_IOC_INFO and debugfs blocks (every
+ * line a block of the pool, in increasing (file, offset) order, however the
+ * files and blocks change meanwhile).  Sometimes it closes
  * its file with blocks still live, sometimes while some are still mapped
  * (they must stay its own until the last munmap).
  *
@@ -74,7 +76,7 @@ enum op_kind {
 	OP_OPEN, OP_CLOSE, OP_CLOSE_MAPPED, OP_ALLOC, OP_ALLOC_ENOMEM,
 	OP_BATCH_ALLOC, OP_BATCH_ALLOC_OPS, OP_FREE, OP_BATCH_FREE,
 	OP_BATCH_FREE_OPS, OP_MMAP, OP_MUNMAP, OP_VERIFY, OP_BUSY_FREE,
-	OP_BOGUS_FREE, OP_INFO, OP_KINDS
+	OP_BOGUS_FREE, OP_INFO, OP_BLOCKS, OP_KINDS
 };
 
 static const char * const op_names[OP_KINDS] = {
@@ -94,12 +96,13 @@ static const char * const op_names[OP_KINDS] = {
 	[OP_BUSY_FREE] = "free while mapped (EBUSY)",
 	[OP_BOGUS_FREE] = "free not owned (EINVAL)",
 	[OP_INFO] = "info",
+	[OP_BLOCKS] = "debugfs blocks read",
 };
 
 /* Failure kinds: each is one check at the end. */
 enum fail_kind {
 	F_TWO_OWNERS, F_STAMP, F_NOT_ZERO, F_ALLOC_SHAPE, F_ERRNO,
-	F_BUSY, F_BOGUS, F_INFO, F_KINDS
+	F_BUSY, F_BOGUS, F_INFO, F_BLOCKS, F_KINDS
 };
 
 static const char * const fail_names[F_KINDS] = {
@@ -111,6 +114,7 @@ static const char * const fail_names[F_KINDS] = {
 	[F_BUSY] = "freeing a mapped block failed with EBUSY",
 	[F_BOGUS] = "freeing an offset not owned failed with EINVAL",
 	[F_INFO] = "BUDDY_IOC_INFO was consistent",
+	[F_BLOCKS] = "debugfs blocks read well formed, in (file, offset) order",
 };
 
 /* One worker's figures, in the shared region; written by that worker only. */
@@ -676,6 +680,63 @@ static void do_info(struct worker *w)
 }
 
 /*
+ * Reads debugfs blocks in small chunks, so that the kernel's iterator drops
+ * its lock and finds its place again many times while the others change
+ * the files and blocks it walks.  Skipped when debugfs is not there.
+ */
+static void do_blocks(struct worker *w)
+{
+	static const char header[] = "# offset size file tgid comm";
+	unsigned long long last_file = 0, last_offset = 0;
+	size_t len = 0, cap = 1 << 16;
+	char *buf, *line, *save = NULL;
+	bool first = true;
+	ssize_t n;
+	int fd = open("/sys/kernel/debug/buddy/blocks", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	buf = malloc(cap + 1);
+	while (buf && (n = read(fd, buf + len, 512)) > 0) {
+		len += n;
+		if (cap - len < 512)
+			buf = realloc(buf, (cap *= 2) + 1);
+	}
+	close(fd);
+	if (!buf) {
+		fail(w, F_ERRNO, "debugfs blocks: out of memory");
+		return;
+	}
+	buf[len] = 0;
+	w->st->ops[OP_BLOCKS]++;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long offset, size, file;
+		char comm[64];
+		long tgid;
+		int end = 0;
+
+		if (first) {
+			first = false;
+			if (strcmp(line, header))
+				fail(w, F_BLOCKS, "debugfs blocks: first line \"%s\"", line);
+			continue;
+		}
+		if (sscanf(line, "%llu %llu %llu %ld %63s%n", &offset, &size, &file, &tgid,
+			   comm, &end) != 5 || line[end] || size < info.unit_size ||
+		    (size & (size - 1)) || (offset & (size - 1)) ||
+		    offset >= info.pool_size || size > info.pool_size - offset ||
+		    file < last_file || (file == last_file && offset <= last_offset)) {
+			fail(w, F_BLOCKS, "debugfs blocks: \"%s\" after file %llu offset %llu",
+			     line, last_file, last_offset);
+			break;
+		}
+		last_file = file;
+		last_offset = offset;
+	}
+	free(buf);
+}
+
+/*
  * Closes the file.  Unmapped blocks are released in the map first (the
  * kernel may hand them out as soon as the file goes).  With @keep_maps, the
  * mapped ones stay mapped across the close: the mapping pins the file, so
@@ -755,8 +816,10 @@ static void *worker_main(void *arg)
 				do_busy_free(w, b);
 		} else if (r < 88) {
 			do_bogus_free(w);
-		} else if (r < 96) {
+		} else if (r < 94) {
 			do_info(w);
+		} else if (r < 96) {
+			do_blocks(w);
 		} else if (r < 98) {
 			do_close(w, false);
 		} else {
@@ -1064,10 +1127,13 @@ int main(int argc, char **argv)
 	      (unsigned long long)end.largest_free,
 	      (unsigned long long)info.pool_size, ret ? ": " : "",
 	      ret ? strerror(-ret) : "");
-	if (debugfs_stat("live_blocks") >= 0)
+	if (debugfs_stat("live_blocks") >= 0) {
 		check(!debugfs_stat("live_blocks") && !debugfs_stat("used_bytes"),
 		      "debugfs: live_blocks %lld, used_bytes %lld at the end",
 		      debugfs_stat("live_blocks"), debugfs_stat("used_bytes"));
+		check(total[OP_BLOCKS], "debugfs blocks was read during the run (%llu times)",
+		      total[OP_BLOCKS]);
+	}
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
