@@ -13,7 +13,7 @@
 #   unpatched-small Debian's code with a 512-byte buffer, smaller than any
 #                   XSAVE host's area: what an AMX host does to the 2696
 #                   bytes.  Must fail ("ptrace set fp regs failed").
-#   small-buffer    both patches, with a 512-byte buffer: the patched
+#   small-buffer    both patches, with a 64-byte buffer: the patched
 #                   kernel must refuse to boot with its one line.
 #   fxsave-only     both patches, but state moved with PTRACE_GETFPREGS
 #                   (the 512-byte FXSAVE area): boots, and loses the upper
@@ -51,7 +51,7 @@ for v in "${variants[@]}"; do
 	small-buffer)
 		cp "$repo"/scripts/patches/0002-*.patch "$dir"/
 		cp "$sab/small-buffer.patch" "$dir/0003-sabotage.patch"
-		want="this kernel supports at most 512"
+		want="this kernel supports at most 64$"
 		;;
 	fxsave-only)
 		cp "$repo"/scripts/patches/0002-*.patch "$dir"/
