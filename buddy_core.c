@@ -123,8 +123,9 @@ static inline void add_free(struct buddy_core *bc, unsigned int order,
 }
 
 /*
- * The lowest free block past the hint's word @index, which is empty like
- * every word below it.  Up the summaries from it, clearing its path's
+ * The lowest free block past the hint's word, which is empty like every
+ * word below it; @index is its bit in level @from - 1 (the word's index
+ * for @from 1).  Up the summaries from it, clearing its path's
  * (stale) bits, until a word has a bit past that path; then down, where no
  * bit is stale.  The next block is usually near the last, so the climb is
  * short.  Returns -1 if the map runs out, or a summary bit leads to an
@@ -132,12 +133,13 @@ static inline void add_free(struct buddy_core *bc, unsigned int order,
  * order had a block.
  */
 static s64 free_map_find_after(u64 *const *level, unsigned int top,
-			       unsigned int bits_order, u64 index)
+			       unsigned int bits_order, u64 index,
+			       unsigned int from)
 {
 	unsigned int l;
 	u64 above = 0;
 
-	for (l = 1; l <= top; l++) {
+	for (l = from; l <= top; l++) {
 		u64 mask = ~1ULL << (index & WORD_MASK), *word;
 
 		index >>= BUDDY_CORE_WORD_SHIFT;
@@ -281,31 +283,53 @@ int buddy_core_init(struct buddy_core *bc, unsigned int max_order,
 EXPORT_SYMBOL_GPL(buddy_core_init);
 
 /*
- * buddy_core_alloc() past its fast path: the hint's word is empty, or the
- * smallest order with a free block, @found, is above @order.
+ * buddy_core_alloc() past its fast path: the hint's word (@hint, holding
+ * @word) is empty, or the smallest order with a free block, @found, is
+ * above @order.
  */
 static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
-				unsigned int found)
+				unsigned int found, u64 hint, u64 word)
 {
 	u64 *const *level = bc->rows[found];
-	u64 hint = bc->hint[found], word = level[0][hint], index;
-	s64 first;
+	u64 index;
 
-	if (likely(word)) {
-		index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
-		if (unlikely(index >= bc->nr_blocks[found]))
+	if (unlikely(!word)) {
+		u64 *sum = NULL, above = 0;
+		s64 first;
+
+		/*
+		 * The hint's word ran out.  Most often the next block is
+		 * under the same level-1 word: past the hint's own bit there
+		 * (stale, as the word is empty), which goes too.
+		 */
+		if (likely(bc->top[found])) {
+			sum = &level[1][hint >> BUDDY_CORE_WORD_SHIFT];
+			above = *sum & (~1ULL << (hint & WORD_MASK));
+		}
+		if (likely(above)) {
+			*sum = above;
+			hint = (hint & ~WORD_MASK) | __ffs64(above);
+		} else {
+			/* Nothing left under that level-1 word: on from level 2. */
+			if (sum)
+				*sum = 0;
+			first = free_map_find_after(level, bc->top[found],
+						    bc->max_order - found,
+						    sum ? hint >> BUDDY_CORE_WORD_SHIFT :
+							  hint, sum ? 2 : 1);
+			if (unlikely(first < 0))
+				return -EUCLEAN;
+			hint = (u64)first >> BUDDY_CORE_WORD_SHIFT;
+		}
+		word = level[0][hint];
+		if (unlikely(!word))
 			return -EUCLEAN;
-		level[0][hint] = word & (word - 1);
-	} else {
-		first = free_map_find_after(level, bc->top[found],
-					    bc->max_order - found, hint);
-		if (unlikely(first < 0))
-			return -EUCLEAN;
-		index = (u64)first;
-		hint = index >> BUDDY_CORE_WORD_SHIFT;
 		bc->hint[found] = hint;
-		level[0][hint] &= ~BIT_ULL(index & WORD_MASK);
 	}
+	index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
+	if (unlikely(index >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	level[0][hint] = word & (word - 1);
 	if (!--bc->nr_free[found])
 		bc->nonempty &= ~BIT_ULL(found);
 
@@ -546,7 +570,7 @@ s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 	word = &bc->rows[found][0][hint];
 	bits = *word;
 	if (unlikely(!bits || found != order))
-		return alloc_split(bc, order, found);
+		return alloc_split(bc, order, found, hint, bits);
 	index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(bits);
 	/* A bit past the map's end (a map under 64 bits) is corruption. */
 	if (unlikely(index >= bc->nr_blocks[order]))
@@ -580,10 +604,13 @@ int buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order)
 	u64 *const *level;
 	u64 index, *word, bit, old;
 
-	if (order > max_order || offset >> max_order ||
-	    offset & (((u64)1 << order) - 1))
+	if (unlikely(order > max_order))
 		return -EINVAL;
+	/* Misaligned (bits lost in the shift) or past the pool: no block. */
 	index = offset >> order;
+	if (unlikely(index << order != offset ||
+		     index >= bc->nr_blocks[order]))
+		return -EINVAL;
 	bit = BIT_ULL(index & WORD_MASK);
 	word = &bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT];
 	if (!(*word & bit))

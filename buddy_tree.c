@@ -221,6 +221,7 @@ static s64 alloc_descent(struct buddy_tree *bt, unsigned int order)
 		l = fls64(node_orders(node_get(bt, s, i), s)) - 1;
 		r = fls64(node_orders(node_get(bt, s, i | 1), s)) - 1;
 #ifdef BUDDY_TREE_LEFT_FIRST
+		(void)r;
 		if (l < (int)order)
 			i |= 1;
 #else
