@@ -41,12 +41,12 @@ static inline void node_set(struct buddy_tree *bt, unsigned int s, u64 i,
 /* The orders of free blocks a node of order @s stands for. */
 static inline u64 node_orders(u64 v, unsigned int s)
 {
-	return v == BUDDY_TREE_ALLOCATED(s) ? 0 : v;
+	return v == buddy_tree_allocated(s) ? 0 : v;
 }
 
 static inline bool node_split(u64 v, unsigned int s)
 {
-	return v != WHOLE(s) && v != BUDDY_TREE_ALLOCATED(s);
+	return v != WHOLE(s) && v != buddy_tree_allocated(s);
 }
 
 static inline size_t level_bytes(unsigned int max_order, unsigned int s)
@@ -163,14 +163,14 @@ static void mark_allocated(struct buddy_tree *bt, unsigned int s, u64 i,
 		s--;
 		i <<= 1;
 		if (units > (u64)1 << s) {
-			node_set(bt, s, i, BUDDY_TREE_ALLOCATED(s));
+			node_set(bt, s, i, buddy_tree_allocated(s));
 			units -= (u64)1 << s;
 			i |= 1;
 		} else {
 			bt->nr_free[s]++;
 		}
 	}
-	node_set(bt, s, i, BUDDY_TREE_ALLOCATED(s));
+	node_set(bt, s, i, buddy_tree_allocated(s));
 	update_ancestors(bt, s, i);
 }
 
@@ -394,7 +394,7 @@ int buddy_tree_free(struct buddy_tree *bt, u64 offset, unsigned int order)
 	    offset & (((u64)1 << order) - 1))
 		return -EINVAL;
 	i = offset >> order;
-	if (node_get(bt, order, i) != BUDDY_TREE_ALLOCATED(order))
+	if (node_get(bt, order, i) != buddy_tree_allocated(order))
 		return -EINVAL;
 
 	bt->free_units += (u64)1 << order;
@@ -420,7 +420,7 @@ static bool tree_piece_live(const void *core, u64 offset, unsigned int order)
 {
 	const struct buddy_tree *bt = core;
 
-	return node_get(bt, order, offset >> order) == BUDDY_TREE_ALLOCATED(order);
+	return node_get(bt, order, offset >> order) == buddy_tree_allocated(order);
 }
 
 static int tree_free_block(void *core, u64 offset, unsigned int order)
@@ -504,7 +504,7 @@ int buddy_tree_check(const struct buddy_tree *bt)
 				free_units += (u64)1 << s;
 				continue;
 			}
-			if (v == BUDDY_TREE_ALLOCATED(s))
+			if (v == buddy_tree_allocated(s))
 				continue;
 			if (check_split(bt, s, i, v))
 				return -EUCLEAN;

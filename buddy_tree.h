@@ -20,7 +20,7 @@
  * block, and the walk follows that order's bit.  A node of order s holds:
  *   BIT(s)              whole: its block is free (maximal if its parent is
  *                       split); every node below a whole node is whole;
- *   BUDDY_TREE_ALLOCATED(s)  an allocated block starts here (every node
+ *   buddy_tree_allocated(s)  an allocated block starts here (every node
  *                       below it reads whole, untouched);
  *   anything else       split: the union of its children's sets (bits
  *                       below s only), 0 when nothing below is free.
@@ -48,8 +48,11 @@
 /* Orders below this store a node in a byte; the rest in a u64. */
 #define BUDDY_TREE_BYTE_LEVELS	8
 
-/* An allocated block of order s >= 1 starts here; at order 0, 0. */
-#define BUDDY_TREE_ALLOCATED(s)	((s) ? BIT_ULL(s) | 1 : 0)
+/* An allocated block of order @s >= 1 starts here: bits s and 0; at 0, 0. */
+static inline u64 buddy_tree_allocated(unsigned int s)
+{
+	return s ? BIT_ULL(s) | 1 : 0;
+}
 
 /**
  * struct buddy_tree - one buddy pool
@@ -100,7 +103,7 @@ static inline u64 buddy_tree_root_orders(const struct buddy_tree *bt)
 		v = READ_ONCE(*(const u8 *)bt->levels[s]);
 	else
 		v = READ_ONCE(*(const u64 *)bt->levels[s]);
-	return v == BUDDY_TREE_ALLOCATED(s) ? 0 : v;
+	return v == buddy_tree_allocated(s) ? 0 : v;
 }
 
 /* Order of the largest free block, or -ENOMEM when no unit is free. */

@@ -2582,7 +2582,7 @@ static bool tree_nodes_body(struct pool *p)
 	EXPECT_EQ(*tree_node8(bt, 0, 0), 0);
 	EXPECT_EQ(*tree_node8(bt, 0, 1), 1);
 	EXPECT_EQ(*tree_node8(bt, 1, 0), 1);
-	EXPECT_EQ(*tree_node8(bt, 3, 1), BUDDY_TREE_ALLOCATED(3));
+	EXPECT_EQ(*tree_node8(bt, 3, 1), buddy_tree_allocated(3));
 	EXPECT_EQ(*tree_node8(bt, 1, 3), 2);	/* below the live 8: whole */
 	EXPECT_EQ(*tree_node64(bt, 9, 1), 1ULL << 9);
 	/* The root: orders 0, 1, 2 (2-3, 4-7), 4, 5, ... 9. */
