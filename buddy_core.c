@@ -355,12 +355,11 @@ static s64 free_map_next(u64 *const *level, unsigned int top, u64 index,
 			 u64 last)
 {
 	unsigned int l = 0;
+	u64 lim = last, bits;
 
+	if (index > last)
+		return -1;
 	for (;;) {
-		u64 lim = last >> (BUDDY_CORE_WORD_SHIFT * l), bits;
-
-		if (index > lim)
-			return -1;
 		bits = level[l][index >> BUDDY_CORE_WORD_SHIFT] &
 		       (~0ULL << (index & WORD_MASK));
 		if (bits) {
@@ -371,12 +370,16 @@ static s64 free_map_next(u64 *const *level, unsigned int top, u64 index,
 				return (s64)index;
 			l--;
 			index <<= BUDDY_CORE_WORD_SHIFT;
+			lim = last >> (BUDDY_CORE_WORD_SHIFT * l);
 			continue;
 		}
 		if (l == top)
 			return -1;
 		index = (index >> BUDDY_CORE_WORD_SHIFT) + 1;
+		lim >>= BUDDY_CORE_WORD_SHIFT;
 		l++;
+		if (index > lim)
+			return -1;
 	}
 }
 
@@ -408,6 +411,34 @@ static s64 free_map_prev(u64 *const *level, unsigned int top, u64 index,
 		index = (index >> BUDDY_CORE_WORD_SHIFT) - 1;
 		l++;
 	}
+}
+
+/*
+ * The last set bit of a whole free map: down from the top word, through
+ * the highest bit of each level.  Stale summary bits lie on the hint's
+ * path, at the low end; if the walk meets one (an empty word), it goes on
+ * with free_map_prev() from there.  Reads only.  Returns the index, or -1.
+ */
+static s64 free_map_last(u64 *const *level, unsigned int top)
+{
+	unsigned int l = top;
+	u64 index = 0, bits;
+
+	for (;;) {
+		bits = level[l][index];
+		if (unlikely(!bits))
+			break;
+		index = (index << BUDDY_CORE_WORD_SHIFT) | (fls64(bits) - 1);
+		if (!l)
+			return (s64)index;
+		l--;
+	}
+	/* Word @index of level @l is empty: search below it. */
+	if (!index)
+		return -1;
+	return free_map_prev(level, top,
+			     ((index - 1) << (BUDDY_CORE_WORD_SHIFT * (l + 1))) |
+			     ((1ULL << (BUDDY_CORE_WORD_SHIFT * (l + 1))) - 1), 0);
 }
 
 /* Set the alloc bit of block @index of @order. */
@@ -442,6 +473,37 @@ static void mark_allocated(struct buddy_core *bc, unsigned int order,
 	set_allocated(bc, order, index);
 }
 
+/*
+ * TOPDOWN alone: the last block of the smallest order with one, split
+ * keeping right halves.  Apart from buddy_core_alloc_req() so that it
+ * needs none of the range's state.
+ */
+static s64 alloc_topdown(struct buddy_core *bc, unsigned int order)
+{
+	u64 avail = bc->nonempty >> order, index;
+	unsigned int found;
+	s64 i;
+
+	if (!avail)
+		return -ENOMEM;
+	found = order + __ffs64(avail);
+	i = free_map_last(bc->rows[found], bc->top[found]);
+	if (unlikely(i < 0 || (u64)i >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	index = (u64)i;
+	free_map_clear(bc->rows[found], bc->top[found], index);
+	if (!--bc->nr_free[found])
+		bc->nonempty &= ~BIT_ULL(found);
+	while (found > order) {
+		found--;
+		index = (index << 1) | 1;
+		add_free(bc, found, index ^ 1);
+	}
+	set_allocated(bc, order, index);
+	bc->free_units -= (u64)1 << order;
+	return (s64)(index << order);
+}
+
 /**
  * buddy_core_alloc_req() - allocate with placement flags
  * @bc: the pool
@@ -474,6 +536,8 @@ s64 buddy_core_alloc_req(struct buddy_core *bc,
 	err = buddy_core_req_bounds(req, bc->max_order, &order, &lo, &hi);
 	if (err)
 		return err;
+	if (req->flags == BUDDY_CORE_ALLOC_TOPDOWN)
+		return alloc_topdown(bc, order);
 	avail = bc->nonempty >> order;
 	if (lo >= hi || !avail)
 		return -ENOMEM;
@@ -483,7 +547,9 @@ s64 buddy_core_alloc_req(struct buddy_core *bc,
 		found = order + __ffs64(avail);
 		ilo = lo >> found;
 		ihi = (hi - 1) >> found;
-		if (topdown) {
+		if (topdown && !(req->flags & BUDDY_CORE_ALLOC_RANGE)) {
+			i = free_map_last(bc->rows[found], bc->top[found]);
+		} else if (topdown) {
 			i = free_map_prev(bc->rows[found], bc->top[found], ihi,
 					  ilo);
 		} else {
@@ -527,12 +593,9 @@ EXPORT_SYMBOL_GPL(buddy_core_alloc_req);
 static noinline s64 alloc_flags(struct buddy_core *bc, unsigned int order,
 				unsigned int flags)
 {
-	struct buddy_core_req req = { .flags = flags };
-
-	if (order > bc->max_order || (flags & ~BUDDY_CORE_ALLOC_TOPDOWN))
+	if (order > bc->max_order || flags != BUDDY_CORE_ALLOC_TOPDOWN)
 		return -EINVAL;
-	req.units = (u64)1 << order;
-	return buddy_core_alloc_req(bc, &req);
+	return alloc_topdown(bc, order);
 }
 
 /**
