@@ -128,13 +128,12 @@ static inline void add_free(struct buddy_core *bc, unsigned int order,
  * for @from 1).  Up the summaries from it, clearing its path's
  * (stale) bits, until a word has a bit past that path; then down, where no
  * bit is stale.  The next block is usually near the last, so the climb is
- * short.  Returns -1 if the map runs out, or a summary bit leads to an
- * empty word or past the map's end: corrupted, since nr_free said the
- * order had a block.
+ * short.  A map with summaries has whole words, so no bit lies past its
+ * end.  Returns -1 if the map runs out or a summary bit leads to an empty
+ * word: corrupted, since nr_free said the order had a block.
  */
 static s64 free_map_find_after(u64 *const *level, unsigned int top,
-			       unsigned int bits_order, u64 index,
-			       unsigned int from)
+			       u64 index, unsigned int from)
 {
 	unsigned int l;
 	u64 above = 0;
@@ -162,8 +161,6 @@ static s64 free_map_find_after(u64 *const *level, unsigned int top,
 		if (!l)
 			break;
 	}
-	if (unlikely(index >> bits_order))
-		return -1;
 	return (s64)index;
 }
 
@@ -314,7 +311,6 @@ static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
 			if (sum)
 				*sum = 0;
 			first = free_map_find_after(level, bc->top[found],
-						    bc->max_order - found,
 						    sum ? hint >> BUDDY_CORE_WORD_SHIFT :
 							  hint, sum ? 2 : 1);
 			if (unlikely(first < 0))
