@@ -113,7 +113,7 @@ check-debug: deps
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1
 
-# Userspace benchmark of buddy_core (tools/bench_core.c): instructions per op
+# Userspace benchmark of both cores (tools/bench_core.c): instructions per op
 # under callgrind, ns/op, metadata and fragmentation; docs/PERFORMANCE.md.
 # BENCH_CORE_ARGS are its name=value parameters, for a smoke run:
 #   make bench-core BENCH_CORE_ARGS="order=14 ops=20000 w3_ops=2000 sweep_ops=2000 sweep_max=14 reps=1"

@@ -110,22 +110,35 @@ static inline void hint_lower(struct buddy_core *bc, unsigned int order,
 		free_map_clear(level + 1, bc->top[order] - 1, index);
 }
 
+/* Block @index of @order is now a maximal free block. */
+static inline void add_free(struct buddy_core *bc, unsigned int order,
+			    u64 index)
+{
+	u64 *const *level = bc->rows[order];
+
+	free_map_set(level, index);
+	hint_lower(bc, order, level, index >> BUDDY_CORE_WORD_SHIFT);
+	if (!bc->nr_free[order]++)
+		bc->nonempty |= BIT_ULL(order);
+}
+
 /*
- * The lowest free block past the hint's word @index, which is empty like
- * every word below it.  Up the summaries from it, clearing its path's
+ * The lowest free block past the hint's word, which is empty like every
+ * word below it; @index is its bit in level @from - 1 (the word's index
+ * for @from 1).  Up the summaries from it, clearing its path's
  * (stale) bits, until a word has a bit past that path; then down, where no
  * bit is stale.  The next block is usually near the last, so the climb is
- * short.  Returns -1 if the map runs out, or a summary bit leads to an
- * empty word or past the map's end: corrupted, since nr_free said the
- * order had a block.
+ * short.  A map with summaries has whole words, so no bit lies past its
+ * end.  Returns -1 if the map runs out or a summary bit leads to an empty
+ * word: corrupted, since nr_free said the order had a block.
  */
 static s64 free_map_find_after(u64 *const *level, unsigned int top,
-			       unsigned int bits_order, u64 index)
+			       u64 index, unsigned int from)
 {
 	unsigned int l;
 	u64 above = 0;
 
-	for (l = 1; l <= top; l++) {
+	for (l = from; l <= top; l++) {
 		u64 mask = ~1ULL << (index & WORD_MASK), *word;
 
 		index >>= BUDDY_CORE_WORD_SHIFT;
@@ -148,8 +161,6 @@ static s64 free_map_find_after(u64 *const *level, unsigned int top,
 		if (!l)
 			break;
 	}
-	if (unlikely(index >> bits_order))
-		return -1;
 	return (s64)index;
 }
 
@@ -269,43 +280,60 @@ int buddy_core_init(struct buddy_core *bc, unsigned int max_order,
 EXPORT_SYMBOL_GPL(buddy_core_init);
 
 /*
- * buddy_core_alloc() past its fast path: the hint's word is empty, or the
- * smallest order with a free block, @found, is above @order.
+ * buddy_core_alloc() past its fast path: the hint's word (@hint, holding
+ * @word) is empty, or the smallest order with a free block, @found, is
+ * above @order.
  */
 static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
-				unsigned int found)
+				unsigned int found, u64 hint, u64 word)
 {
 	u64 *const *level = bc->rows[found];
-	u64 hint = bc->hint[found], word = level[0][hint], index;
-	s64 first;
+	u64 index;
 
-	if (likely(word)) {
-		index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
-		if (unlikely(index >= bc->nr_blocks[found]))
+	if (unlikely(!word)) {
+		u64 *sum = NULL, above = 0;
+		s64 first;
+
+		/*
+		 * The hint's word ran out.  Most often the next block is
+		 * under the same level-1 word: past the hint's own bit there
+		 * (stale, as the word is empty), which goes too.
+		 */
+		if (likely(bc->top[found])) {
+			sum = &level[1][hint >> BUDDY_CORE_WORD_SHIFT];
+			above = *sum & (~1ULL << (hint & WORD_MASK));
+		}
+		if (likely(above)) {
+			*sum = above;
+			hint = (hint & ~WORD_MASK) | __ffs64(above);
+		} else {
+			/* Nothing left under that level-1 word: on from level 2. */
+			if (sum)
+				*sum = 0;
+			first = free_map_find_after(level, bc->top[found],
+						    sum ? hint >> BUDDY_CORE_WORD_SHIFT :
+							  hint, sum ? 2 : 1);
+			if (unlikely(first < 0))
+				return -EUCLEAN;
+			hint = (u64)first >> BUDDY_CORE_WORD_SHIFT;
+		}
+		word = level[0][hint];
+		if (unlikely(!word))
 			return -EUCLEAN;
-		level[0][hint] = word & (word - 1);
-	} else {
-		first = free_map_find_after(level, bc->top[found],
-					    bc->max_order - found, hint);
-		if (unlikely(first < 0))
-			return -EUCLEAN;
-		index = (u64)first;
-		hint = index >> BUDDY_CORE_WORD_SHIFT;
 		bc->hint[found] = hint;
-		level[0][hint] &= ~BIT_ULL(index & WORD_MASK);
 	}
+	index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(word);
+	if (unlikely(index >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	level[0][hint] = word & (word - 1);
 	if (!--bc->nr_free[found])
 		bc->nonempty &= ~BIT_ULL(found);
 
 	/* Split: each level down frees the right half. */
 	while (found > order) {
 		found--;
-		level = bc->rows[found];
 		index <<= 1;
-		free_map_set(level, index | 1);
-		hint_lower(bc, found, level, index >> BUDDY_CORE_WORD_SHIFT);
-		if (!bc->nr_free[found]++)
-			bc->nonempty |= BIT_ULL(found);
+		add_free(bc, found, index | 1);
 	}
 	bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT] |=
 		BIT_ULL(index & WORD_MASK);
@@ -313,21 +341,276 @@ static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
 	return (s64)(index << order);
 }
 
+/*
+ * The first set bit of a free map's bits in [@index, @last], up the
+ * summaries past empty words and down again.  A stale summary bit (on the
+ * hint's path) leads to an empty word, from which the walk goes on past
+ * it.  Reads only.  Returns the bit's index, or -1.
+ */
+static s64 free_map_next(u64 *const *level, unsigned int top, u64 index,
+			 u64 last)
+{
+	unsigned int l = 0;
+	u64 lim = last, bits;
+
+	if (index > last)
+		return -1;
+	for (;;) {
+		bits = level[l][index >> BUDDY_CORE_WORD_SHIFT] &
+		       (~0ULL << (index & WORD_MASK));
+		if (bits) {
+			index = (index & ~WORD_MASK) | __ffs64(bits);
+			if (index > lim)
+				return -1;
+			if (!l)
+				return (s64)index;
+			l--;
+			index <<= BUDDY_CORE_WORD_SHIFT;
+			lim = last >> (BUDDY_CORE_WORD_SHIFT * l);
+			continue;
+		}
+		if (l == top)
+			return -1;
+		index = (index >> BUDDY_CORE_WORD_SHIFT) + 1;
+		lim >>= BUDDY_CORE_WORD_SHIFT;
+		l++;
+		if (index > lim)
+			return -1;
+	}
+}
+
+/* The last set bit in [@first, @index]: free_map_next() downwards. */
+static s64 free_map_prev(u64 *const *level, unsigned int top, u64 index,
+			 u64 first)
+{
+	unsigned int l = 0;
+
+	for (;;) {
+		u64 lim = first >> (BUDDY_CORE_WORD_SHIFT * l), bits;
+
+		if (index < lim)
+			return -1;
+		bits = level[l][index >> BUDDY_CORE_WORD_SHIFT] &
+		       (~0ULL >> (WORD_MASK - (index & WORD_MASK)));
+		if (bits) {
+			index = (index & ~WORD_MASK) | (fls64(bits) - 1);
+			if (index < lim)
+				return -1;
+			if (!l)
+				return (s64)index;
+			l--;
+			index = (index << BUDDY_CORE_WORD_SHIFT) | WORD_MASK;
+			continue;
+		}
+		if (l == top || !(index >> BUDDY_CORE_WORD_SHIFT))
+			return -1;
+		index = (index >> BUDDY_CORE_WORD_SHIFT) - 1;
+		l++;
+	}
+}
+
+/*
+ * The last set bit of a whole free map: down from the top word, through
+ * the highest bit of each level.  Stale summary bits lie on the hint's
+ * path, at the low end; if the walk meets one (an empty word), it goes on
+ * with free_map_prev() from there.  Reads only.  Returns the index, or -1.
+ */
+static s64 free_map_last(u64 *const *level, unsigned int top)
+{
+	unsigned int l = top;
+	u64 index = 0, bits;
+
+	for (;;) {
+		bits = level[l][index];
+		if (unlikely(!bits))
+			break;
+		index = (index << BUDDY_CORE_WORD_SHIFT) | (fls64(bits) - 1);
+		if (!l)
+			return (s64)index;
+		l--;
+	}
+	/* Word @index of level @l is empty: search below it. */
+	if (!index)
+		return -1;
+	return free_map_prev(level, top,
+			     ((index - 1) << (BUDDY_CORE_WORD_SHIFT * (l + 1))) |
+			     ((1ULL << (BUDDY_CORE_WORD_SHIFT * (l + 1))) - 1), 0);
+}
+
+/* Set the alloc bit of block @index of @order. */
+static inline void set_allocated(struct buddy_core *bc, unsigned int order,
+				 u64 index)
+{
+	bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT] |=
+		BIT_ULL(index & WORD_MASK);
+}
+
+/*
+ * Mark the block (@order, @index) allocated, or with @units below its
+ * size, only its first @units units: down the block, a left half that
+ * @units covers is allocated and the walk goes right, else the right half
+ * becomes a maximal free block (its buddy holds allocated units) and the
+ * walk goes left.
+ */
+static void mark_allocated(struct buddy_core *bc, unsigned int order,
+			   u64 index, u64 units)
+{
+	while (units != (u64)1 << order) {
+		order--;
+		index <<= 1;
+		if (units > (u64)1 << order) {
+			set_allocated(bc, order, index);
+			units -= (u64)1 << order;
+			index |= 1;
+		} else {
+			add_free(bc, order, index | 1);
+		}
+	}
+	set_allocated(bc, order, index);
+}
+
+/*
+ * TOPDOWN alone: the last block of the smallest order with one, split
+ * keeping right halves.  Apart from buddy_core_alloc_req() so that it
+ * needs none of the range's state.
+ */
+static s64 alloc_topdown(struct buddy_core *bc, unsigned int order)
+{
+	u64 avail = bc->nonempty >> order, index;
+	unsigned int found;
+	s64 i;
+
+	if (!avail)
+		return -ENOMEM;
+	found = order + __ffs64(avail);
+	i = free_map_last(bc->rows[found], bc->top[found]);
+	if (unlikely(i < 0 || (u64)i >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	index = (u64)i;
+	free_map_clear(bc->rows[found], bc->top[found], index);
+	if (!--bc->nr_free[found])
+		bc->nonempty &= ~BIT_ULL(found);
+	while (found > order) {
+		found--;
+		index = (index << 1) | 1;
+		add_free(bc, found, index ^ 1);
+	}
+	set_allocated(bc, order, index);
+	bc->free_units -= (u64)1 << order;
+	return (s64)(index << order);
+}
+
+/**
+ * buddy_core_alloc_req() - allocate with placement flags
+ * @bc: the pool
+ * @req: the size, flags and range (struct buddy_core_req)
+ *
+ * Among the orders that fit, from the smallest up, the first with a free
+ * block inside the range (the whole pool without RANGE) gives the block:
+ * the lowest-addressed (TOPDOWN: highest) such free block, found between
+ * the range's two ends in that order's map, split down to the request's
+ * order keeping the part at the range's start (end).  With EXACT, only the
+ * first @req->units units stay allocated.  Slower than buddy_core_alloc()
+ * (the search does not start from the hint's word alone), but it changes
+ * the maps the same way.
+ *
+ * Return: the offset in units (aligned to the block's power of two),
+ * -EINVAL for an unknown flag, a size of 0 or above the pool, a range that
+ * is empty, past the pool, or given without RANGE, -ENOMEM when no free
+ * block in the range fits (on these nothing changes), or -EUCLEAN if the
+ * maps are found corrupted.
+ */
+s64 buddy_core_alloc_req(struct buddy_core *bc,
+			 const struct buddy_core_req *req)
+{
+	bool topdown = req->flags & BUDDY_CORE_ALLOC_TOPDOWN;
+	unsigned int order, found = 0;
+	u64 lo, hi, avail, index;
+	s64 i = -1;
+	int err;
+
+	err = buddy_core_req_bounds(req, bc->max_order, &order, &lo, &hi);
+	if (err)
+		return err;
+	if (req->flags == BUDDY_CORE_ALLOC_TOPDOWN)
+		return alloc_topdown(bc, order);
+	avail = bc->nonempty >> order;
+	if (lo >= hi || !avail)
+		return -ENOMEM;
+	for (; avail; avail &= avail - 1) {
+		u64 ilo, ihi;
+
+		found = order + __ffs64(avail);
+		ilo = lo >> found;
+		ihi = (hi - 1) >> found;
+		if (topdown && !(req->flags & BUDDY_CORE_ALLOC_RANGE)) {
+			i = free_map_last(bc->rows[found], bc->top[found]);
+		} else if (topdown) {
+			i = free_map_prev(bc->rows[found], bc->top[found], ihi,
+					  ilo);
+		} else {
+			/* No free block below the hint's word. */
+			u64 from = bc->hint[found] << BUDDY_CORE_WORD_SHIFT;
+
+			i = free_map_next(bc->rows[found], bc->top[found],
+					  from > ilo ? from : ilo, ihi);
+		}
+		if (i >= 0)
+			break;
+	}
+	if (i < 0)
+		return req->flags & BUDDY_CORE_ALLOC_RANGE ? -ENOMEM : -EUCLEAN;
+
+	index = (u64)i;
+	if (unlikely(index >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	free_map_clear(bc->rows[found], bc->top[found], index);
+	if (!--bc->nr_free[found])
+		bc->nonempty &= ~BIT_ULL(found);
+	lo = buddy_core_req_target(index, found, order, lo, hi, topdown);
+	/* Split towards the target: the other half goes back each level. */
+	while (found > order) {
+		found--;
+		index = (index << 1) | ((lo >> found) & 1);
+		add_free(bc, found, index ^ 1);
+	}
+	if (req->flags & BUDDY_CORE_ALLOC_EXACT) {
+		mark_allocated(bc, order, index, req->units);
+		bc->free_units -= req->units;
+	} else {
+		set_allocated(bc, order, index);
+		bc->free_units -= (u64)1 << order;
+	}
+	return (s64)(index << order);
+}
+EXPORT_SYMBOL_GPL(buddy_core_alloc_req);
+
+/* buddy_core_alloc() with flags, or an order it cannot serve. */
+static noinline s64 alloc_flags(struct buddy_core *bc, unsigned int order,
+				unsigned int flags)
+{
+	if (order > bc->max_order || flags != BUDDY_CORE_ALLOC_TOPDOWN)
+		return -EINVAL;
+	return alloc_topdown(bc, order);
+}
+
 /**
  * buddy_core_alloc() - allocate a block of 2^@order units
  * @bc: the pool
  * @order: log2 of the block's size in units
- * @flags: BUDDY_CORE_ALLOC_* bits; none is defined yet, so 0
+ * @flags: 0, or BUDDY_CORE_ALLOC_TOPDOWN (RANGE and EXACT need the fields
+ *	of buddy_core_alloc_req())
  *
  * Takes the lowest-addressed free block of the smallest order that fits, as
  * the page allocator prefers the smallest order, and splits it down to
  * @order keeping left halves, so large free blocks stay whole as long as
- * anything smaller serves.  docs/PLACEMENT.md has the figures.
+ * anything smaller serves.  docs/PLACEMENT.md has the figures.  TOPDOWN
+ * takes the highest-addressed one and keeps right halves.
  *
  * Return: the block's offset in units (aligned to 2^@order), -EINVAL for an
- * @order above max_order or an unknown flag, -ENOMEM when no free block of
- * that order exists (on these nothing changes), or -EUCLEAN if the maps are
- * found corrupted.
+ * @order above max_order or a flag outside TOPDOWN, -ENOMEM when no free
+ * block of that order exists (on these nothing changes), or -EUCLEAN if the
+ * maps are found corrupted.
  */
 s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 		     unsigned int flags)
@@ -335,8 +618,8 @@ s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 	u64 avail, hint, *word, bits, index;
 	unsigned int found;
 
-	if (order > bc->max_order || (flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID))
-		return -EINVAL;
+	if (unlikely(order > bc->max_order || flags))
+		return alloc_flags(bc, order, flags);
 	avail = bc->nonempty >> order;
 	if (!avail)
 		return -ENOMEM;
@@ -346,7 +629,7 @@ s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 	word = &bc->rows[found][0][hint];
 	bits = *word;
 	if (unlikely(!bits || found != order))
-		return alloc_split(bc, order, found);
+		return alloc_split(bc, order, found, hint, bits);
 	index = (hint << BUDDY_CORE_WORD_SHIFT) | __ffs64(bits);
 	/* A bit past the map's end (a map under 64 bits) is corruption. */
 	if (unlikely(index >= bc->nr_blocks[order]))
@@ -380,10 +663,13 @@ int buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order)
 	u64 *const *level;
 	u64 index, *word, bit, old;
 
-	if (order > max_order || offset >> max_order ||
-	    offset & (((u64)1 << order) - 1))
+	if (unlikely(order > max_order))
 		return -EINVAL;
+	/* Misaligned (bits lost in the shift) or past the pool: no block. */
 	index = offset >> order;
+	if (unlikely(index << order != offset ||
+		     index >= bc->nr_blocks[order]))
+		return -EINVAL;
 	bit = BIT_ULL(index & WORD_MASK);
 	word = &bc->alloc[order][index >> BUDDY_CORE_WORD_SHIFT];
 	if (!(*word & bit))
@@ -425,6 +711,38 @@ int buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(buddy_core_free);
+
+/* For buddy_core_free_pieces(): a live block starts at (@offset, @order). */
+static bool bitmap_piece_live(const void *core, u64 offset, unsigned int order)
+{
+	const struct buddy_core *bc = core;
+
+	return test_map_bit(bc->alloc[order], offset >> order);
+}
+
+static int bitmap_free_block(void *core, u64 offset, unsigned int order)
+{
+	return buddy_core_free(core, offset, order);
+}
+
+/**
+ * buddy_core_free_extent() - free @units units at @offset
+ * @bc: the pool
+ * @offset: the extent's first unit
+ * @units: its length, at least 1
+ *
+ * The blocks an EXACT allocation of @units left allocated, freed all or
+ * none: see buddy_core_free_pieces().  For a power of two this is
+ * buddy_core_free().
+ *
+ * Return: 0, or -EINVAL with nothing changed.
+ */
+int buddy_core_free_extent(struct buddy_core *bc, u64 offset, u64 units)
+{
+	return buddy_core_free_pieces(bc, bc->max_order, offset, units,
+				      bitmap_piece_live, bitmap_free_block);
+}
+EXPORT_SYMBOL_GPL(buddy_core_free_extent);
 
 /**
  * buddy_core_order_for() - the smallest order whose block holds @units
@@ -588,3 +906,72 @@ int buddy_core_check(const struct buddy_core *bc)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(buddy_core_check);
+
+/* The ops table: the functions above on an opaque state. */
+static size_t bitmap_meta_size(unsigned int max_order)
+{
+	return buddy_core_meta_size(max_order);
+}
+
+static int bitmap_init(void *core, unsigned int max_order, void *meta,
+		       size_t meta_size)
+{
+	return buddy_core_init(core, max_order, meta, meta_size);
+}
+
+static s64 bitmap_alloc(void *core, unsigned int order, unsigned int flags)
+{
+	return buddy_core_alloc(core, order, flags);
+}
+
+static s64 bitmap_alloc_req(void *core, const struct buddy_core_req *req)
+{
+	return buddy_core_alloc_req(core, req);
+}
+
+static int bitmap_free_extent(void *core, u64 offset, u64 units)
+{
+	return buddy_core_free_extent(core, offset, units);
+}
+
+static int bitmap_check(const void *core)
+{
+	return buddy_core_check(core);
+}
+
+static unsigned int bitmap_max_order(const void *core)
+{
+	return buddy_core_max_order(core);
+}
+
+static u64 bitmap_free_units(const void *core)
+{
+	return buddy_core_free_units(core);
+}
+
+static int bitmap_largest_order(const void *core)
+{
+	return buddy_core_largest_order(core);
+}
+
+static u64 bitmap_nr_free(const void *core, unsigned int order)
+{
+	return buddy_core_nr_free(core, order);
+}
+
+const struct buddy_core_ops buddy_core_bitmap_ops = {
+	.name = "bitmap",
+	.state_size = sizeof(struct buddy_core),
+	.meta_size = bitmap_meta_size,
+	.init = bitmap_init,
+	.alloc = bitmap_alloc,
+	.alloc_req = bitmap_alloc_req,
+	.free = bitmap_free_block,
+	.free_extent = bitmap_free_extent,
+	.check = bitmap_check,
+	.max_order = bitmap_max_order,
+	.free_units = bitmap_free_units,
+	.largest_order = bitmap_largest_order,
+	.nr_free = bitmap_nr_free,
+};
+EXPORT_SYMBOL_GPL(buddy_core_bitmap_ops);

@@ -32,7 +32,9 @@
  * Allocation takes the lowest-addressed free block of the smallest order
  * that fits and splits it, keeping left halves (docs/PLACEMENT.md).  Most
  * calls touch one or two words; the rest walk summary levels, max_order / 6
- * of them at most, never starting from a root.
+ * of them at most, never starting from a root.  The placement flags
+ * (buddy_core_ops.h) search the same maps between two bounds, upwards or
+ * downwards, reading stale summary bits as empty words.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H
@@ -44,19 +46,13 @@
 #else
 #include <buddy_compat.h>
 #endif
+#include "buddy_core_ops.h"
 
 /* Largest pool: 2^62 units keeps every offset and count inside s64. */
 #define BUDDY_CORE_MAX_ORDER	62
 
 /* Summary fan-out: one u64 word summarises 64 words below it. */
 #define BUDDY_CORE_WORD_SHIFT	6
-
-/*
- * Allocation flags.  None is defined yet: every bit is reserved for what
- * later placement policies need (top-down, a range, an exact size), and an
- * unknown bit fails with -EINVAL, so old callers keep their meaning.
- */
-#define BUDDY_CORE_ALLOC_FLAGS_VALID	0U
 
 /**
  * struct buddy_core - one buddy pool
@@ -96,7 +92,10 @@ int buddy_core_init(struct buddy_core *bc, unsigned int max_order,
 		    void *meta, size_t meta_size);
 s64 buddy_core_alloc(struct buddy_core *bc, unsigned int order,
 		     unsigned int flags);
+s64 buddy_core_alloc_req(struct buddy_core *bc,
+			 const struct buddy_core_req *req);
 int buddy_core_free(struct buddy_core *bc, u64 offset, unsigned int order);
+int buddy_core_free_extent(struct buddy_core *bc, u64 offset, u64 units);
 int buddy_core_order_for(u64 units);
 int buddy_core_check(const struct buddy_core *bc);
 

@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * core_fuzz: a libFuzzer target for buddy_core.c, the allocator the module
- * runs, built in userspace (-Itools/include) with ASan and UBSan.
+ * core_fuzz: a libFuzzer target for both cores, buddy_core.c (bitmap) and
+ * buddy_tree.c (tree), built in userspace (-Itools/include) with ASan and
+ * UBSan.  Every operation runs on a pool of each, and both must give the
+ * same result (they place blocks by the same policy) and agree with the
+ * model.
  *
  * Each input is a pool and a program.  Byte 0 gives the pool's order
  * (0..12, up to 4096 units); the rest is a sequence of operations, each an
  * opcode byte (low 4 bits: the kind, high 4 bits: a variant) and the bytes
  * its arguments need (zero once the input runs out):
  *
- *   alloc       an order 0..max_order+1 (sometimes 0..255) and sometimes an
- *               unknown flag bit
- *   free        a live block, as allocated
+ *   alloc       an order 0..max_order+1 (sometimes 0..255); variants 0-7
+ *               are the placement flags (TOPDOWN 1, RANGE 2, EXACT 4) with
+ *               a range and an exact size from the input, 14 an unknown
+ *               flag bit or a bad range
+ *   free        a live block, as allocated, by free() or free_extent()
+ *   extent free free_extent() of a live block's start and any length: 0
+ *               exactly when the length's pieces are all live blocks
  *   bogus free  an (offset, order) chosen to be wrong: random, inside a live
  *               block, misaligned, a wrong order, past the pool, huge, an
  *               order past 62, a block freed earlier (double free)
@@ -20,14 +27,17 @@
  * The reference model is a bitmap of allocated units plus the list of live
  * blocks (and, per unit, the order of a live block starting there).  Every
  * result is checked against it:
- *  - alloc: -EINVAL exactly for an order past max_order or an unknown flag;
- *    -ENOMEM only if no naturally aligned window of that order is wholly
- *    free in the bitmap; else an offset aligned to the order, inside the
- *    pool, over units all free (no overlap with any live block), and the
- *    one the policy names: the start of the lowest maximal free block of
- *    the smallest order that fits (split keeping left halves);
+ *  - alloc: -EINVAL exactly for an order past max_order, an unknown flag
+ *    or a bad range; -ENOMEM only if no naturally aligned window of that
+ *    order is wholly free in the bitmap (inside the range, with RANGE);
+ *    else an offset aligned to the order, inside the pool (and the range),
+ *    over units all free (no overlap with any live block), and the one the
+ *    policy names: in the lowest (TOPDOWN: highest) maximal free block of
+ *    the smallest order that fits and meets the range, the part at the
+ *    range's start (end); with EXACT, exactly the units asked for leave
+ *    the free count;
  *  - free: 0 exactly when (offset, order) is a live block; otherwise -EINVAL
- *    and nothing changed (the metadata buffer, all of struct buddy_core);
+ *    and nothing changed (the metadata buffers, all of both structs);
  *  - buddy_core_free_units() after every operation; buddy_core_nr_free() of
  *    every order and buddy_core_largest_order() against a recount of the
  *    maximal free blocks from the bitmap, and buddy_core_check() == 0, at
@@ -51,16 +61,20 @@
 #include <string.h>
 
 #include "buddy_core.h"
+#include "buddy_tree.h"
 
 #define FUZZ_MAX_ORDER	12
 #define MAX_UNITS	(1U << FUZZ_MAX_ORDER)	/* no BIT(): userspace */
 #define WORDS		(MAX_UNITS / 64)
 #define FREED_RING	8
 
-/* Opcode kinds (low nibble): 0-5 and 13 alloc, 6-9 free, 10-12 bogus free. */
+/*
+ * Opcode kinds (low nibble): 0-5 and 13 alloc, 6-8 free, 9 extent free,
+ * 10-12 bogus free.
+ */
 enum {
-	K_ALLOC_LAST = 5, K_FREE_LAST = 9, K_BOGUS_LAST = 12, K_ALLOC2 = 13,
-	K_ORDER_FOR = 14, K_DRAIN = 15
+	K_ALLOC_LAST = 5, K_EXTENT = 9, K_FREE_LAST = 9, K_BOGUS_LAST = 12,
+	K_ALLOC2 = 13, K_ORDER_FOR = 14, K_DRAIN = 15
 };
 
 struct blk {
@@ -73,11 +87,12 @@ struct input {
 	size_t len, pos;
 };
 
-/* The reference model and the pool under test. */
+/* The reference model and the pools under test, one per core. */
 static struct buddy_core bc;
-static u64 *meta;
-static size_t meta_size;
-static u64 *metas[FUZZ_MAX_ORDER + 1];
+static struct buddy_tree bt;
+static u64 *meta, *tmeta;
+static size_t meta_size, tmeta_size;
+static u64 *metas[FUZZ_MAX_ORDER + 1], *tmetas[FUZZ_MAX_ORDER + 1];
 static unsigned int max_order;
 static unsigned int units, nwords;
 static u64 freebits[WORDS];		/* 1: free unit */
@@ -98,9 +113,11 @@ static const char *opname;
  * more than meta_size(FUZZ_MAX_ORDER), 2488 bytes (check_setup() checks).
  */
 #define META_WORDS	512
-static u64 snap_meta[META_WORDS];
-static u64 spare_meta[META_WORDS + 1];
+#define TREE_META_WORDS	1100	/* meta_size(12) of the tree: 8408 bytes */
+static u64 snap_meta[META_WORDS], snap_tmeta[TREE_META_WORDS];
+static u64 spare_meta[TREE_META_WORDS + 1];
 static struct buddy_core snap_bc;
+static struct buddy_tree snap_bt;
 
 static u8 next8(struct input *in)
 {
@@ -176,17 +193,6 @@ static void compute_levels(void)
 	lvl_dirty = false;
 }
 
-static bool window_free(unsigned int order)
-{
-	unsigned int w;
-
-	compute_levels();
-	for (w = 0; w < nwords; w++)
-		if (lvl[order][w])
-			return true;
-	return false;
-}
-
 /*
  * The bits of a naturally aligned block of @n units at @off (a power of two,
  * aligned to @n, inside the pool): whole words, or a mask within one word.
@@ -247,23 +253,57 @@ static u64 maximal_word(unsigned int k, unsigned int w)
 }
 
 /*
- * What alloc(@order) must return: the lowest maximal free block of the
- * smallest order that fits (split keeping left halves, so its start), or
- * -ENOMEM.
+ * What alloc(@order) must return: among the maximal free blocks of the
+ * smallest order that fits which meet [@lo, @hi), the lowest (@topdown:
+ * the highest); the block goes at its part's start (end) inside the
+ * range.  -ENOMEM if none.
  */
-static s64 policy_pick(unsigned int order)
+static s64 policy_pick(unsigned int order, u64 lo, u64 hi, bool topdown)
 {
+	u64 block = 1ULL << order;
 	unsigned int k, w;
 
+	if (lo >= hi)
+		return -ENOMEM;
 	compute_levels();
-	for (k = order; k <= max_order; k++)
+	for (k = order; k <= max_order; k++) {
+		u64 size = 1ULL << k;
+		s64 found = -1;
+
 		for (w = 0; w < nwords; w++) {
 			u64 m = maximal_word(k, w);
 
-			if (m)
-				return (s64)w * 64 + __builtin_ctzll(m);
+			while (m) {
+				u64 start = (u64)w * 64 + __builtin_ctzll(m);
+
+				m &= m - 1;
+				if (start >= hi || start + size <= lo)
+					continue;
+				found = (s64)start;
+				if (!topdown)
+					goto out;
+			}
 		}
+out:
+		if (found < 0)
+			continue;
+		if (topdown)
+			return (s64)(((u64)found + size < hi ? (u64)found + size : hi) -
+				     block);
+		return (s64)((u64)found > lo ? (u64)found : lo);
+	}
 	return -ENOMEM;
+}
+
+/* Some aligned window of @order wholly free inside [@lo, @hi). */
+static bool window_free_in(unsigned int order, u64 lo, u64 hi)
+{
+	u64 p;
+
+	for (p = lo; p + (1ULL << order) <= hi; p += 1ULL << order)
+		if (range_free((unsigned int)p, 1U << order))
+			return true;
+	return false;
 }
 
 /* nr_free and largest order against the maximal free blocks of the bitmap. */
@@ -281,86 +321,202 @@ static void recount(void)
 			if (lvl[k][w])
 				largest = (int)k;
 		}
-		EXPECT(buddy_core_nr_free(&bc, k) == n,
-		       "nr_free[%u] = %llu, the bitmap has %llu maximal free blocks",
+		EXPECT(buddy_core_nr_free(&bc, k) == n && buddy_tree_nr_free(&bt, k) == n,
+		       "nr_free[%u] = %llu (tree %llu), the bitmap has %llu maximal free blocks",
 		       k, (unsigned long long)buddy_core_nr_free(&bc, k),
+		       (unsigned long long)buddy_tree_nr_free(&bt, k),
 		       (unsigned long long)n);
 	}
 	EXPECT(buddy_core_nr_free(&bc, max_order + 1) == 0 &&
 	       buddy_core_nr_free(&bc, BUDDY_CORE_MAX_ORDER + 1) == 0 &&
-	       buddy_core_nr_free(&bc, ~0U) == 0,
+	       buddy_core_nr_free(&bc, ~0U) == 0 &&
+	       buddy_tree_nr_free(&bt, max_order + 1) == 0 &&
+	       buddy_tree_nr_free(&bt, ~0U) == 0,
 	       "nr_free past max_order is not 0");
-	EXPECT(buddy_core_largest_order(&bc) == largest,
-	       "largest order %d, the bitmap's %d",
-	       buddy_core_largest_order(&bc), largest);
+	EXPECT(buddy_core_largest_order(&bc) == largest &&
+	       buddy_tree_largest_order(&bt) == largest,
+	       "largest order %d (tree %d), the bitmap's %d",
+	       buddy_core_largest_order(&bc), buddy_tree_largest_order(&bt),
+	       largest);
 }
 
 static void snapshot(void)
 {
 	memcpy(snap_meta, meta, meta_size);
 	memcpy(&snap_bc, &bc, sizeof(bc));	/* padding too, for memcmp() */
+	memcpy(snap_tmeta, tmeta, tmeta_size);
+	memcpy(&snap_bt, &bt, sizeof(bt));
 }
 
 static void expect_unchanged(void)
 {
 	EXPECT(!memcmp(snap_meta, meta, meta_size) &&
 	       !memcmp(&snap_bc, &bc, sizeof(bc)),
-	       "a failed call changed the pool");
+	       "a failed call changed the bitmap pool");
+	EXPECT(!memcmp(snap_tmeta, tmeta, tmeta_size) &&
+	       !memcmp(&snap_bt, &bt, sizeof(bt)),
+	       "a failed call changed the tree pool");
 }
 
 static void check_core(void)
 {
 	EXPECT(buddy_core_check(&bc) == 0, "buddy_core_check() failed");
+	EXPECT(buddy_tree_check(&bt) == 0, "buddy_tree_check() failed");
+}
+
+/* Both cores' answers to one call must be the same. */
+static s64 both_alloc(const struct buddy_core_req *req, bool use_req,
+		      unsigned int order)
+{
+	s64 a = use_req ? buddy_core_alloc_req(&bc, req) :
+			  buddy_core_alloc(&bc, order, req->flags);
+	s64 t = use_req ? buddy_tree_alloc_req(&bt, req) :
+			  buddy_tree_alloc(&bt, order, req->flags);
+
+	EXPECT(a == t, "order %u flags %#x [%llu, %llu) units %llu: bitmap %lld, tree %lld",
+	       order, req->flags, (unsigned long long)req->start,
+	       (unsigned long long)req->end, (unsigned long long)req->units,
+	       (long long)a, (long long)t);
+	return a;
+}
+
+static int both_free(u64 offset, unsigned int order)
+{
+	int a = buddy_core_free(&bc, offset, order);
+	int t = buddy_tree_free(&bt, offset, order);
+
+	EXPECT(a == t, "free(%llu, %u): bitmap %d, tree %d",
+	       (unsigned long long)offset, order, a, t);
+	return a;
+}
+
+static int both_free_extent(u64 offset, u64 n)
+{
+	int a = buddy_core_free_extent(&bc, offset, n);
+	int t = buddy_tree_free_extent(&bt, offset, n);
+
+	EXPECT(a == t, "free_extent(%llu, %llu): bitmap %d, tree %d",
+	       (unsigned long long)offset, (unsigned long long)n, a, t);
+	return a;
+}
+
+/* A live block (@offset, @order) joins the model. */
+static void model_take(unsigned int offset, unsigned int order)
+{
+	mark(offset, 1U << order, false);
+	start_order[offset] = (u8)(order + 1);
+	live[nlive].offset = offset;
+	live[nlive].order = (u8)order;
+	nlive++;
+	model_free -= 1ULL << order;
 }
 
 static void do_alloc(struct input *in, unsigned int var)
 {
+	struct buddy_core_req req = { 0 };
 	unsigned int order, flags = 0;
+	u64 lo = 0, hi = units, block;
+	bool use_req, bad = false;
 	s64 ret, want;
 
 	opname = "alloc";
 	order = var == 15 ? next8(in) : next8(in) % (max_order + 2);
-	if (var == 14)
-		flags = 1U << (next8(in) % 32);
+	if (var < 8)
+		flags = var;
+	/* TOPDOWN alone goes through either entry point. */
+	use_req = flags & ~BUDDY_CORE_ALLOC_TOPDOWN || (var == 1 && next8(in) & 1);
+	req.units = order < 64 ? 1ULL << order : 0;
+	if (var == 14) {
+		/* An unknown flag bit, or a range that cannot be. */
+		unsigned int r = next8(in);
+
+		use_req = r & 1;
+		flags = 1U << (3 + (r >> 1) % 29);
+		if (r & 0x40) {
+			flags = BUDDY_CORE_ALLOC_RANGE;
+			req.start = next16(in) % (units + 2);
+			req.end = r & 0x80 ? req.start - next8(in) % 2 :
+					     units + 1 + next8(in);
+			use_req = true;
+		}
+		bad = true;
+	}
+	if (flags & BUDDY_CORE_ALLOC_EXACT && order && order <= max_order)
+		req.units = (1ULL << (order - 1)) + 1 +
+			    next16(in) % (1ULL << (order - 1));
+	if (flags & BUDDY_CORE_ALLOC_RANGE && !bad) {
+		req.start = next16(in) % units;
+		req.end = req.start + 1 + next16(in) % (units - req.start);
+	}
+	req.flags = flags;
+	if (!use_req && flags & ~BUDDY_CORE_ALLOC_TOPDOWN)
+		bad = true;
 	snapshot();
-	want = order <= max_order ? policy_pick(order) : -EINVAL;
-	ret = buddy_core_alloc(&bc, order, flags);
-	if (order > max_order || (flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID)) {
+	if (order > max_order || bad) {
+		ret = both_alloc(&req, use_req, order);
 		EXPECT(ret == -EINVAL, "order %u flags %#x: %lld, want -EINVAL",
 		       order, flags, (long long)ret);
 		expect_unchanged();
 		return;
 	}
+	block = 1ULL << order;
+	if (flags & BUDDY_CORE_ALLOC_RANGE) {
+		lo = (req.start + block - 1) & ~(block - 1);
+		hi = req.end & ~(block - 1);
+	}
+	want = policy_pick(order, lo, hi, flags & BUDDY_CORE_ALLOC_TOPDOWN);
+	ret = both_alloc(&req, use_req, order);
 	if (ret == -ENOMEM) {
-		EXPECT(!window_free(order),
-		       "order %u: -ENOMEM, but an aligned window of that order is free",
-		       order);
+		EXPECT(!window_free_in(order, lo, hi),
+		       "order %u in [%llu, %llu): -ENOMEM, but an aligned window is free",
+		       order, (unsigned long long)lo, (unsigned long long)hi);
 		expect_unchanged();
 		return;
 	}
 	EXPECT(ret >= 0, "order %u: %lld", order, (long long)ret);
 	EXPECT(!(ret & ((1LL << order) - 1)), "order %u: offset %lld misaligned",
 	       order, (long long)ret);
-	EXPECT((u64)ret + (1ULL << order) <= units,
+	EXPECT((u64)ret + block <= units,
 	       "order %u: offset %lld past the pool", order, (long long)ret);
+	EXPECT(!(flags & BUDDY_CORE_ALLOC_RANGE) ||
+	       ((u64)ret >= req.start && (u64)ret + block <= req.end),
+	       "order %u: block at %lld outside [%llu, %llu)", order,
+	       (long long)ret, (unsigned long long)req.start,
+	       (unsigned long long)req.end);
 	EXPECT(range_free((unsigned int)ret, 1U << order),
 	       "order %u: block at %lld overlaps a live block", order,
 	       (long long)ret);
-	EXPECT(ret == want, "order %u: block at %lld, the policy picks %lld",
-	       order, (long long)ret, (long long)want);
-	mark((unsigned int)ret, 1U << order, false);
-	start_order[ret] = (u8)(order + 1);
-	live[nlive].offset = (u32)ret;
-	live[nlive].order = (u8)order;
-	nlive++;
-	model_free -= 1ULL << order;
+	EXPECT(ret == want, "order %u flags %#x: block at %lld, the policy picks %lld",
+	       order, flags, (long long)ret, (long long)want);
+	if (flags & BUDDY_CORE_ALLOC_EXACT) {
+		/* The extent's pieces: one per bit, largest first. */
+		u64 left = req.units, pos = (u64)ret;
+
+		while (left) {
+			unsigned int k = 63 - __builtin_clzll(left);
+
+			model_take((unsigned int)pos, k);
+			pos += 1ULL << k;
+			left ^= 1ULL << k;
+		}
+	} else {
+		model_take((unsigned int)ret, order);
+	}
+	EXPECT(buddy_core_free_units(&bc) == model_free &&
+	       buddy_tree_free_units(&bt) == model_free,
+	       "EXACT %llu units: free units %llu (tree %llu), the model has %llu",
+	       (unsigned long long)req.units,
+	       (unsigned long long)buddy_core_free_units(&bc),
+	       (unsigned long long)buddy_tree_free_units(&bt),
+	       (unsigned long long)model_free);
 }
 
 /* Frees live[@i]; it must succeed. */
-static void free_live(unsigned int i)
+static void free_live(unsigned int i, bool extent)
 {
 	struct blk b = live[i];
-	int ret = buddy_core_free(&bc, b.offset, b.order);
+	int ret = extent ? both_free_extent(b.offset, 1ULL << b.order) :
+			   both_free(b.offset, b.order);
 
 	EXPECT(ret == 0, "free of live block (%u, order %u): %d", b.offset,
 	       b.order, ret);
@@ -371,10 +527,64 @@ static void free_live(unsigned int i)
 	freed[nfreed++ % FREED_RING] = b;
 }
 
-static void do_free(struct input *in)
+static void do_free(struct input *in, unsigned int var)
 {
 	opname = "free";
-	free_live(next16(in) % nlive);
+	free_live(next16(in) % nlive, var & 1);
+}
+
+/* free_extent(@offset, @n) must succeed iff its pieces are all live. */
+static bool extent_live(u64 offset, u64 n)
+{
+	u64 left;
+
+	if (!n || offset >= units || n > units - offset)
+		return false;
+	for (left = n; left; ) {
+		unsigned int k = 63 - __builtin_clzll(left);
+
+		if (offset & ((1ULL << k) - 1) || start_order[offset] != k + 1)
+			return false;
+		offset += 1ULL << k;
+		left ^= 1ULL << k;
+	}
+	return true;
+}
+
+static void do_extent_free(struct input *in)
+{
+	struct blk b = nlive ? live[next16(in) % nlive] : (struct blk){ 0, 0 };
+	u64 offset = b.offset, n = next16(in) % (2 * units + 1), left;
+	unsigned int idx;
+	int ret;
+
+	opname = "extent free";
+	if (next8(in) & 1)
+		n = next64(in);
+	snapshot();
+	if (!extent_live(offset, n)) {
+		ret = both_free_extent(offset, n);
+		EXPECT(ret == -EINVAL, "free_extent(%llu, %llu) of no live extent: %d",
+		       (unsigned long long)offset, (unsigned long long)n, ret);
+		expect_unchanged();
+		return;
+	}
+	ret = both_free_extent(offset, n);
+	EXPECT(ret == 0, "free_extent(%llu, %llu) of live pieces: %d",
+	       (unsigned long long)offset, (unsigned long long)n, ret);
+	for (left = n; left; ) {
+		unsigned int k = 63 - __builtin_clzll(left);
+
+		for (idx = 0; live[idx].offset != offset; idx++)
+			;
+		mark((unsigned int)offset, 1U << k, true);
+		start_order[offset] = 0;
+		model_free += 1ULL << k;
+		freed[nfreed++ % FREED_RING] = live[idx];
+		live[idx] = live[--nlive];
+		offset += 1ULL << k;
+		left ^= 1ULL << k;
+	}
 }
 
 /* The model's verdict on free(@offset, @order), and the live index if valid. */
@@ -446,11 +656,11 @@ static void do_bogus_free(struct input *in, unsigned int var)
 	}
 	if (valid_free(offset, order, &idx)) {
 		/* Hit a live block exactly: a real free. */
-		free_live(idx);
+		free_live(idx, false);
 		return;
 	}
 	snapshot();
-	ret = buddy_core_free(&bc, offset, order);
+	ret = both_free(offset, order);
 	EXPECT(ret == -EINVAL,
 	       "free(%llu, order %u) of no live block: %d, want -EINVAL",
 	       (unsigned long long)offset, order, ret);
@@ -477,11 +687,15 @@ static void do_drain(struct input *in)
 	unsigned int r = next8(in);
 
 	opname = "drain";
-	while (nlive)
-		free_live((r += 7) % nlive);
+	while (nlive) {
+		r += 7;
+		free_live(r % nlive, r & 1);
+	}
 	EXPECT(buddy_core_free_units(&bc) == units &&
 	       buddy_core_nr_free(&bc, max_order) == 1 &&
-	       buddy_core_largest_order(&bc) == (int)max_order,
+	       buddy_core_largest_order(&bc) == (int)max_order &&
+	       buddy_tree_free_units(&bt) == units &&
+	       buddy_tree_largest_order(&bt) == (int)max_order,
 	       "the pool is not whole after freeing every block");
 	check_core();
 }
@@ -549,6 +763,27 @@ static void check_setup(void)
 		       "init accepted a buffer misaligned by %u", i);
 	EXPECT(!memcmp(&junk, &before, sizeof(junk)),
 	       "a refused init changed the pool");
+	EXPECT(tmeta_size <= sizeof(snap_tmeta) &&
+	       buddy_tree_meta_size(BUDDY_TREE_MAX_ORDER + 1) == 0,
+	       "tree meta_size(%u) = %zu: past the snapshot", max_order, tmeta_size);
+	{
+		struct buddy_tree tjunk, tbefore;
+
+		memset(&tjunk, 0x5a, sizeof(tjunk));
+		memcpy(&tbefore, &tjunk, sizeof(tjunk));
+		EXPECT(buddy_tree_init(&tjunk, max_order, tmeta, tmeta_size - 1) == -EINVAL &&
+		       buddy_tree_init(&tjunk, max_order, NULL, tmeta_size) == -EINVAL &&
+		       buddy_tree_init(&tjunk, BUDDY_TREE_MAX_ORDER + 1, tmeta,
+				       tmeta_size) == -EINVAL,
+		       "tree init accepted a short or missing buffer or a huge order");
+		for (i = 1; i < 8; i++)
+			EXPECT(buddy_tree_init(&tjunk, max_order,
+					       (char *)spare_meta + i,
+					       tmeta_size) == -EINVAL,
+			       "tree init accepted a buffer misaligned by %u", i);
+		EXPECT(!memcmp(&tjunk, &tbefore, sizeof(tjunk)),
+		       "a refused tree init changed the pool");
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -574,10 +809,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	meta = metas[max_order];
+	tmeta_size = buddy_tree_meta_size(max_order);
+	if (!tmetas[max_order]) {
+		tmetas[max_order] = malloc(tmeta_size);
+		if (!tmetas[max_order] || (uintptr_t)tmetas[max_order] % 8)
+			abort();
+	}
+	tmeta = tmetas[max_order];
 	opno = 0;
 	opname = NULL;
 	check_setup();
-	EXPECT(buddy_core_init(&bc, max_order, meta, meta_size) == 0,
+	EXPECT(buddy_core_init(&bc, max_order, meta, meta_size) == 0 &&
+	       buddy_tree_init(&bt, max_order, tmeta, tmeta_size) == 0,
 	       "init failed");
 
 	memset(freebits, 0, sizeof(freebits));
@@ -598,9 +841,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		opno++;
 		if (kind <= K_ALLOC_LAST || kind == K_ALLOC2) {
 			do_alloc(&in, var);
+		} else if (kind == K_EXTENT) {
+			do_extent_free(&in);
 		} else if (kind <= K_FREE_LAST) {
 			if (nlive)
-				do_free(&in);
+				do_free(&in, var);
 			else
 				do_bogus_free(&in, var);
 		} else if (kind <= K_BOGUS_LAST) {
@@ -610,11 +855,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			do_drain(&in);
 		}
-		EXPECT(buddy_core_free_units(&bc) == model_free,
-		       "free_units %llu, the model has %llu",
+		EXPECT(buddy_core_free_units(&bc) == model_free &&
+		       buddy_tree_free_units(&bt) == model_free,
+		       "free_units %llu (tree %llu), the model has %llu",
 		       (unsigned long long)buddy_core_free_units(&bc),
+		       (unsigned long long)buddy_tree_free_units(&bt),
 		       (unsigned long long)model_free);
-		EXPECT(buddy_core_max_order(&bc) == max_order, "max_order changed");
+		EXPECT(buddy_core_max_order(&bc) == max_order &&
+		       buddy_tree_max_order(&bt) == max_order, "max_order changed");
 		if (opno % recount_every == 0)
 			recount();
 		if (opno % check_every == 0)

@@ -1,27 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Userspace benchmark of buddy_core, the same buddy_core.c the kernel builds.
- * docs/PERFORMANCE.md ("Core: make bench-core") has the figures.
+ * Userspace benchmark of both cores, the same buddy_core.c and buddy_tree.c
+ * the kernel builds.  docs/PERFORMANCE.md ("Core: make bench-core") has the
+ * figures.
  *
  *   bench_core [name=value ...]
  *
- * Parameters (defaults in brackets): order [20] (the pool of W1-W3 holds
- * 2^order units), ops [2000000] (W2 operations), w3_ops [200000],
- * sweep_ops [200000] (churn operations per sweep size), sweep_min [10] and
- * sweep_max [24] (sweep pool orders), reps [5] (timed repetitions), seed [1],
- * valgrind [1] (0: skip the instruction counts).
+ * Parameters (defaults in brackets): core [both] (bitmap, tree or both),
+ * order [20] (the pool of W1-W3 holds 2^order units), ops [2000000] (W2
+ * operations), w3_ops [200000], sweep_ops [200000] (churn operations per
+ * sweep size), sweep_min [10] and sweep_max [24] (sweep pool orders), reps
+ * [5] (timed repetitions), seed [1], valgrind [1] (0: skip the instruction
+ * counts).
  *
- * Workloads (one "op" is one buddy_core_alloc() or buddy_core_free() call,
- * failed allocations included):
+ * Workloads (one "op" is one allocation or free call, failed allocations
+ * included):
  *   W1     allocate single units until the pool is full (2^order calls),
  *          then free them all in a random order
- *   W2     @ops operations; sizes 70% 1-4 units, 25% 5-64, 5% 65-1024,
- *          rounded up to a power of two; free a random live block when the
+ *   W2     first fill the pool to the budget (60%, 90% or 95% of its
+ *          units; allocations only, not measured, until the next request
+ *          would pass the budget), then @ops operations: sizes 70% 1-4
+ *          units, 25% 5-64, 5% 65-1024; free a random live block when the
  *          live units exceed the budget, or with probability 1/2, else
- *          allocate.  Budget 60% from an empty pool (the issue's recipe);
- *          60%, 90% and 95% after filling the pool to the budget first
- *          ("filled": a 50/50 walk from empty never reaches the budget, see
- *          docs/PLACEMENT.md).  The fill's allocations are not measured.
+ *          allocate.  The walk starts at the budget and drifts below it
+ *          (the budget caps it); each row prints the fill and the mean and
+ *          lowest live share of the churn.
+ *   W2 with a flag: the 60% W2, every allocation (the fill's too) with
+ *          TOPDOWN; with RANGE, inside a window of 1/8 of the pool placed
+ *          at random for each request; or with EXACT, the request's units
+ *          exactly (not rounded up), freed with free_extent().
  *   W3     blocks of 2^k units, k uniform in 8..16; whenever more than 16
  *          are live free the oldest, so allocations and frees alternate;
  *          @w3_ops operations
@@ -30,15 +37,15 @@
  *          large class, so the same workload fits every pool size)
  *
  * Figures:
- *   Ir/op  instructions per op from callgrind, counted inside the two
- *          wrappers bench_op_alloc()/bench_op_free() alone (--collect-atstart=no
+ *   Ir/op  instructions per op from callgrind, counted inside the call
+ *          wrappers bench_op_*() alone (--collect-atstart=no
  *          --toggle-collect=...), minus the same count from a run with the
- *          allocator replaced by a no-op stub (the harness baseline: the
- *          wrapper and its indirect call), divided by the ops.  The program
- *          runs itself under valgrind, once per workload and mode.
+ *          core replaced by no-op stubs (the harness baseline: the wrapper
+ *          and its indirect call), divided by the ops.  The program runs
+ *          itself under valgrind, once per workload, core and mode.
  *   ns/op  median of @reps timed runs (clock_gettime(CLOCK_MONOTONIC),
  *          outside valgrind, measured phases only) minus the median of the
- *          stub runs: the allocator's share of the time.
+ *          stub runs: the core's share of the time.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,56 +55,86 @@
 #include <unistd.h>
 
 #include "../buddy_core.h"
+#include "../buddy_tree.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define W3_LIVE		16
 
 struct params {
-	u64 order, ops, w3_ops, sweep_ops, sweep_min, sweep_max, reps, seed;
-	u64 valgrind;
+	u64 core, order, ops, w3_ops, sweep_ops, sweep_min, sweep_max, reps;
+	u64 seed, valgrind;
 };
 
+/* core: 0 bitmap, 1 tree, 2 both. */
 static struct params prm = {
-	.order = 20, .ops = 2000000, .w3_ops = 200000, .sweep_ops = 200000,
-	.sweep_min = 10, .sweep_max = 24, .reps = 5, .seed = 1, .valgrind = 1,
+	.core = 2, .order = 20, .ops = 2000000, .w3_ops = 200000,
+	.sweep_ops = 200000, .sweep_min = 10, .sweep_max = 24, .reps = 5,
+	.seed = 1, .valgrind = 1,
+};
+
+static const struct buddy_core_ops *const cores[] = {
+	&buddy_core_bitmap_ops, &buddy_tree_ops,
 };
 
 /* ------------------------------------------------------------------ */
-/* The measured calls: real allocator or stub, through the same pointer. */
-
-typedef s64 (*alloc_fn_t)(struct buddy_core *bc, unsigned int order,
-			  unsigned int flags);
-typedef int (*free_fn_t)(struct buddy_core *bc, u64 offset, unsigned int order);
+/* The measured calls: a core or the stubs, through the same pointers. */
 
 static __attribute__((__noinline__, __noclone__)) s64
-stub_alloc(struct buddy_core *bc, unsigned int order, unsigned int flags)
+stub_alloc(void *core, unsigned int order, unsigned int flags)
 {
-	__asm__ volatile("" : : "r"(bc), "r"(order), "r"(flags) : "memory");
+	__asm__ volatile("" : : "r"(core), "r"(order), "r"(flags) : "memory");
+	return 0;
+}
+
+static __attribute__((__noinline__, __noclone__)) s64
+stub_alloc_req(void *core, const struct buddy_core_req *req)
+{
+	__asm__ volatile("" : : "r"(core), "r"(req) : "memory");
 	return 0;
 }
 
 static __attribute__((__noinline__, __noclone__)) int
-stub_free(struct buddy_core *bc, u64 offset, unsigned int order)
+stub_free(void *core, u64 offset, unsigned int order)
 {
-	__asm__ volatile("" : : "r"(bc), "r"(offset), "r"(order) : "memory");
+	__asm__ volatile("" : : "r"(core), "r"(offset), "r"(order) : "memory");
 	return 0;
 }
 
-static alloc_fn_t volatile alloc_fn = buddy_core_alloc;
-static free_fn_t volatile free_fn = buddy_core_free;
+static __attribute__((__noinline__, __noclone__)) int
+stub_free_extent(void *core, u64 offset, u64 units)
+{
+	__asm__ volatile("" : : "r"(core), "r"(offset), "r"(units) : "memory");
+	return 0;
+}
+
+static struct buddy_core_ops stub_ops;
+static const struct buddy_core_ops *volatile run_ops = &buddy_core_bitmap_ops;
+static const struct buddy_core_ops *real_ops = &buddy_core_bitmap_ops;
 static bool stub;
 
-/* callgrind counts inside these two only (--toggle-collect). */
+/* callgrind counts inside these only (--toggle-collect). */
 __attribute__((__noinline__, __noclone__, __used__)) s64
-bench_op_alloc(struct buddy_core *bc, unsigned int order)
+bench_op_alloc(void *core, unsigned int order)
 {
-	return alloc_fn(bc, order, 0);
+	return run_ops->alloc(core, order, 0);
+}
+
+__attribute__((__noinline__, __noclone__, __used__)) s64
+bench_op_alloc_req(void *core, const struct buddy_core_req *req)
+{
+	return run_ops->alloc_req(core, req);
 }
 
 __attribute__((__noinline__, __noclone__, __used__)) int
-bench_op_free(struct buddy_core *bc, u64 offset, unsigned int order)
+bench_op_free(void *core, u64 offset, unsigned int order)
 {
-	return free_fn(bc, offset, order);
+	return run_ops->free(core, offset, order);
+}
+
+__attribute__((__noinline__, __noclone__, __used__)) int
+bench_op_free_extent(void *core, u64 offset, u64 units)
+{
+	return run_ops->free_extent(core, offset, units);
 }
 
 /* ------------------------------------------------------------------ */
@@ -130,63 +167,72 @@ struct result {
 	u64 ops;		/* measured calls */
 	u64 ns;			/* time in measured phases */
 	u64 fill;		/* unmeasured fill allocations */
+	u64 fill_failed;	/* of those, failed (RANGE: a full window) */
 	u64 allocs, failed, failed_free_enough;
 	int largest;
-	double live_mean;
+	double fill_live, live_mean, live_min;
 };
 
 struct pool {
-	struct buddy_core bc;
+	union {
+		struct buddy_core bc;
+		struct buddy_tree bt;
+	} state;
 	void *meta;
-	u64 *off;
+	u64 *off, *units;
 	u8 *ord;
-	u64 n, units, cap;
+	u64 n, live_units, cap;
 };
 
 static void pool_init(struct pool *p, unsigned int order, u64 cap)
 {
-	size_t size = buddy_core_meta_size(order);
+	size_t size = real_ops->meta_size(order);
 
 	memset(p, 0, sizeof(*p));
 	p->meta = malloc(size);
 	p->off = malloc(cap * sizeof(*p->off));
+	p->units = malloc(cap * sizeof(*p->units));
 	p->ord = malloc(cap);
 	p->cap = cap;
-	if (!p->meta || !p->off || !p->ord)
+	if (!p->meta || !p->off || !p->units || !p->ord)
 		die("out of memory");
-	if (buddy_core_init(&p->bc, order, p->meta, size))
-		die("buddy_core_init failed");
+	if (real_ops->init(&p->state, order, p->meta, size))
+		die("core init failed");
 }
 
 /* Checks the pool (real runs only) and frees it. */
 static void pool_done(struct pool *p)
 {
-	if (!stub && (buddy_core_check(&p->bc) ||
-		      buddy_core_free_units(&p->bc) !=
-		      (1ULL << buddy_core_max_order(&p->bc)) - p->units))
+	if (!stub && (real_ops->check(&p->state) ||
+		      real_ops->free_units(&p->state) !=
+		      (1ULL << real_ops->max_order(&p->state)) - p->live_units))
 		die("pool inconsistent after the run");
 	free(p->meta);
 	free(p->off);
+	free(p->units);
 	free(p->ord);
 }
 
-static void live_add(struct pool *p, s64 off, unsigned int order)
+static void live_add(struct pool *p, s64 off, unsigned int order, u64 units)
 {
 	if (p->n == p->cap)
 		die("live table full");
 	p->off[p->n] = (u64)off;
+	p->units[p->n] = units;
 	p->ord[p->n++] = (u8)order;
-	p->units += 1ULL << order;
+	p->live_units += units;
 }
 
 /* Frees live block @k with a measured call, keeping the table dense. */
-static void live_free_measured(struct pool *p, u64 k)
+static void live_free_measured(struct pool *p, u64 k, bool extent)
 {
-	if (bench_op_free(&p->bc, p->off[k], p->ord[k]))
+	if (extent ? bench_op_free_extent(&p->state, p->off[k], p->units[k]) :
+		     bench_op_free(&p->state, p->off[k], p->ord[k]))
 		die("free failed");
-	p->units -= 1ULL << p->ord[k];
+	p->live_units -= p->units[k];
 	p->n--;
 	p->off[k] = p->off[p->n];
+	p->units[k] = p->units[p->n];
 	p->ord[k] = p->ord[p->n];
 }
 
@@ -201,14 +247,14 @@ static void run_w1(struct result *res)
 	pool_init(&p, prm.order, units);
 	t = now_ns();
 	for (i = 0; i < units; i++) {
-		s64 off = bench_op_alloc(&p.bc, 0);
+		s64 off = bench_op_alloc(&p.state, 0);
 
 		if (off < 0)
 			die("W1: allocation failed before the pool was full");
 		p.off[i] = (u64)off;
 	}
 	res->ns += now_ns() - t;
-	if (!stub && buddy_core_free_units(&p.bc))
+	if (!stub && real_ops->free_units(&p.state))
 		die("W1: pool not full");
 	/* Random order, outside the timed and counted phases. */
 	for (i = units - 1; i > 0; i--) {
@@ -219,84 +265,134 @@ static void run_w1(struct result *res)
 	}
 	t = now_ns();
 	for (i = 0; i < units; i++)
-		if (bench_op_free(&p.bc, p.off[i], 0))
+		if (bench_op_free(&p.state, p.off[i], 0))
 			die("W1: free failed");
 	res->ns += now_ns() - t;
 	res->ops = 2 * units;
-	res->largest = buddy_core_largest_order(&p.bc);
-	p.units = 0;
+	res->largest = real_ops->largest_order(&p.state);
+	p.live_units = 0;
 	pool_done(&p);
 }
 
 /* W2 and the sweep ---------------------------------------------------- */
 
-static unsigned int request_order(u64 r, u64 s, bool large)
+enum mode { PLAIN, TOPDOWN, RANGE, EXACT };
+
+/* A request's size in units: 70% 1-4, 25% 5-64 (@large: else 30%), 5% 65-1024. */
+static u64 request_units(u64 r, u64 s, bool large)
 {
 	unsigned int class = r % 100;
-	u64 units;
 
 	if (class < 70)
-		units = 1 + s % 4;
-	else if (class < 95 || !large)
-		units = 5 + s % 60;
-	else
-		units = 65 + s % 960;
-	return buddy_core_order_for(units);
+		return 1 + s % 4;
+	if (class < 95 || !large)
+		return 5 + s % 60;
+	return 65 + s % 960;
 }
 
 /*
- * @fill: first allocate (unmeasured, through buddy_core_alloc() directly)
- * until the next request would exceed the budget.
+ * One allocation in @mode; @measured: through the counted wrappers.  For
+ * RANGE, @w places the window of 1/8 of the pool.
+ */
+static s64 churn_alloc(struct pool *p, enum mode mode, u64 units,
+		       unsigned int order, u64 w, bool measured)
+{
+	u64 pool = 1ULL << real_ops->max_order(&p->state), len = pool / 8;
+	struct buddy_core_req req = { .units = units };
+
+	switch (mode) {
+	case PLAIN:
+		if (measured)
+			return bench_op_alloc(&p->state, order);
+		return real_ops->alloc(&p->state, order, 0);
+	case TOPDOWN:
+		req.units = 1ULL << order;
+		req.flags = BUDDY_CORE_ALLOC_TOPDOWN;
+		break;
+	case RANGE:
+		req.units = 1ULL << order;
+		req.flags = BUDDY_CORE_ALLOC_RANGE;
+		req.start = w % (pool - len + 1);
+		req.end = req.start + len;
+		break;
+	case EXACT:
+		req.flags = BUDDY_CORE_ALLOC_EXACT;
+		break;
+	}
+	if (measured)
+		return bench_op_alloc_req(&p->state, &req);
+	return real_ops->alloc_req(&p->state, &req);
+}
+
+/*
+ * First allocate (unmeasured, calling the core directly) until the next
+ * request would exceed the budget, then churn.
  */
 static void run_churn(unsigned int order, u64 ops, unsigned int budget_pct,
-		      bool fill, bool large, struct result *res)
+		      enum mode mode, bool large, struct result *res)
 {
 	u64 units = 1ULL << order, budget = units * budget_pct / 100;
-	u64 rnd = prm.seed, i, t;
+	u64 rnd = prm.seed, i, t, live_min = units;
 	double live_sum = 0;
 	struct pool p;
 
 	memset(res, 0, sizeof(*res));
 	pool_init(&p, order, units);
-	while (fill) {
-		u64 r = rnd_next(&rnd), s = rnd_next(&rnd);
-		unsigned int o = request_order(r & 0xffffffff, s, large);
+	for (;;) {
+		u64 r = rnd_next(&rnd), s = rnd_next(&rnd), v = rnd_next(&rnd);
+		u64 u = request_units(r & 0xffffffff, s, large);
+		unsigned int o = buddy_core_order_for(u);
+		u64 held = mode == EXACT ? u : 1ULL << o;
 		s64 off;
 
-		(void)rnd_next(&rnd);
-		if (p.units + (1ULL << o) > budget)
+		if (p.live_units + held > budget)
 			break;
-		off = stub ? 0 : buddy_core_alloc(&p.bc, o, 0);
-		if (off < 0)
-			break;
-		live_add(&p, off, o);
+		off = stub ? (s64)p.n : churn_alloc(&p, mode, u, o, v, false);
+		/* A RANGE window may be full: skip the request, not the fill. */
+		if (off < 0) {
+			if (++res->fill_failed > 100000)
+				break;
+			continue;
+		}
+		live_add(&p, off, o, held);
 		res->fill++;
 	}
+	res->fill_live = (double)p.live_units / (double)units;
 	t = now_ns();
 	for (i = 0; i < ops; i++) {
 		u64 r = rnd_next(&rnd), s = rnd_next(&rnd), v = rnd_next(&rnd);
-		unsigned int o = request_order(r & 0xffffffff, s, large);
+		u64 u = request_units(r & 0xffffffff, s, large);
+		unsigned int o = buddy_core_order_for(u);
+		u64 held = mode == EXACT ? u : 1ULL << o;
 
-		if (p.n && (p.units > budget || (r >> 32) % 100 < 50)) {
-			live_free_measured(&p, v % p.n);
+		if (p.n && (p.live_units > budget || (r >> 32) % 100 < 50)) {
+			live_free_measured(&p, v % p.n, mode == EXACT);
 		} else {
-			u64 free_units = buddy_core_free_units(&p.bc);
-			s64 off = bench_op_alloc(&p.bc, o);
+			u64 free_units = stub ? units :
+				real_ops->free_units(&p.state);
+			s64 off = churn_alloc(&p, mode, u, o, v, true);
 
 			res->allocs++;
+			if (stub)
+				off = (s64)p.n;
 			if (off >= 0) {
-				live_add(&p, off, o);
+				live_add(&p, off, o, held);
 			} else {
 				res->failed++;
-				res->failed_free_enough += free_units >= (1ULL << o);
+				res->failed_free_enough += free_units >= held;
 			}
 		}
-		live_sum += (double)p.units;
+		live_sum += (double)p.live_units;
+		if (p.live_units < live_min)
+			live_min = p.live_units;
 	}
 	res->ns = now_ns() - t;
 	res->ops = ops;
 	res->live_mean = live_sum / (double)ops / (double)units;
-	res->largest = buddy_core_largest_order(&p.bc);
+	res->live_min = (double)live_min / (double)units;
+	res->largest = real_ops->largest_order(&p.state);
+	if (stub)
+		p.live_units = 0;
 	pool_done(&p);
 }
 
@@ -317,14 +413,14 @@ static void run_w3(struct result *res)
 	for (i = 0; i < prm.w3_ops; i++) {
 		if (n > W3_LIVE) {
 			/* Free the oldest. */
-			if (bench_op_free(&p.bc, off[head], ord[head]))
+			if (bench_op_free(&p.state, off[head], ord[head]))
 				die("W3: free failed");
 			head = (head + 1) % (W3_LIVE + 1);
 			n--;
 		} else {
 			unsigned int k = 8 + rnd_next(&rnd) % (kmax - 8 + 1);
 			unsigned int slot = (head + n) % (W3_LIVE + 1);
-			s64 o = bench_op_alloc(&p.bc, k);
+			s64 o = bench_op_alloc(&p.state, k);
 
 			res->allocs++;
 			if (o < 0) {
@@ -340,32 +436,34 @@ static void run_w3(struct result *res)
 	res->ns = now_ns() - t;
 	res->ops = prm.w3_ops;
 	while (n) {
-		if (!stub && buddy_core_free(&p.bc, off[head], ord[head]))
+		if (!stub && real_ops->free(&p.state, off[head], ord[head]))
 			die("W3: final free failed");
 		head = (head + 1) % (W3_LIVE + 1);
 		n--;
 	}
-	res->largest = buddy_core_largest_order(&p.bc);
+	res->largest = real_ops->largest_order(&p.state);
 	pool_done(&p);
 }
 
 /* ------------------------------------------------------------------ */
 
-enum { W1, W2_60, W2_60F, W2_90F, W2_95F, W3, SWEEP };
+enum { W1, W2_60F, W2_90F, W2_95F, W2_TOPDOWN, W2_RANGE, W2_EXACT, W3, SWEEP };
 
 struct workload {
 	const char *name;
 	unsigned int budget;
-	bool fill;
+	enum mode mode;
 };
 
 static const struct workload workloads[] = {
-	[W1] = { "W1 fill units, free random", 0, false },
-	[W2_60] = { "W2 60% (from empty)", 60, false },
-	[W2_60F] = { "W2 60% filled", 60, true },
-	[W2_90F] = { "W2 90% filled", 90, true },
-	[W2_95F] = { "W2 95% filled", 95, true },
-	[W3] = { "W3 256..65536-unit blocks", 0, false },
+	[W1] = { "W1 fill units, free random", 0, PLAIN },
+	[W2_60F] = { "W2 60% filled", 60, PLAIN },
+	[W2_90F] = { "W2 90% filled", 90, PLAIN },
+	[W2_95F] = { "W2 95% filled", 95, PLAIN },
+	[W2_TOPDOWN] = { "W2 60% filled, TOPDOWN", 60, TOPDOWN },
+	[W2_RANGE] = { "W2 60% filled, RANGE 1/8", 60, RANGE },
+	[W2_EXACT] = { "W2 60% filled, EXACT", 60, EXACT },
+	[W3] = { "W3 256..65536-unit blocks", 0, PLAIN },
 };
 
 /* @sweep_order is used by SWEEP only. */
@@ -379,19 +477,28 @@ static void run_one(int w, unsigned int sweep_order, struct result *res)
 		run_w3(res);
 		break;
 	case SWEEP:
-		run_churn(sweep_order, prm.sweep_ops, 60, true, false, res);
+		run_churn(sweep_order, prm.sweep_ops, 60, PLAIN, false, res);
 		break;
 	default:
 		run_churn(prm.order, prm.ops, workloads[w].budget,
-			  workloads[w].fill, true, res);
+			  workloads[w].mode, true, res);
 	}
+}
+
+static void set_core(unsigned int c)
+{
+	real_ops = cores[c];
+	run_ops = real_ops;
 }
 
 static void set_stub(bool on)
 {
+	stub_ops.alloc = stub_alloc;
+	stub_ops.alloc_req = stub_alloc_req;
+	stub_ops.free = stub_free;
+	stub_ops.free_extent = stub_free_extent;
 	stub = on;
-	alloc_fn = on ? stub_alloc : buddy_core_alloc;
-	free_fn = on ? stub_free : buddy_core_free;
+	run_ops = on ? &stub_ops : real_ops;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -401,7 +508,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median ns of @reps runs; @res gets the last real run's figures. */
+/* Median ns of @reps runs; @res gets the last run's figures. */
 static u64 time_median(int w, unsigned int so, bool on, struct result *res)
 {
 	u64 ns[64];
@@ -432,11 +539,14 @@ static int callgrind_ir(int w, unsigned int so, bool on, u64 *ir, u64 *ops)
 	snprintf(cmd, sizeof(cmd),
 		 "valgrind -q --tool=callgrind --callgrind-out-file=%s "
 		 "--collect-atstart=no --toggle-collect=bench_op_alloc "
-		 "--toggle-collect=bench_op_free %s child=%d,%u,%d order=%" PRIu64
+		 "--toggle-collect=bench_op_alloc_req "
+		 "--toggle-collect=bench_op_free "
+		 "--toggle-collect=bench_op_free_extent "
+		 "%s child=%d,%u,%d,%u order=%" PRIu64
 		 " ops=%" PRIu64 " w3_ops=%" PRIu64 " sweep_ops=%" PRIu64
 		 " seed=%" PRIu64,
-		 out, self_path, w, so, on, prm.order, prm.ops, prm.w3_ops,
-		 prm.sweep_ops, prm.seed);
+		 out, self_path, w, so, on, real_ops == &buddy_tree_ops,
+		 prm.order, prm.ops, prm.w3_ops, prm.sweep_ops, prm.seed);
 	f = popen(cmd, "r");
 	if (!f)
 		goto out;
@@ -481,7 +591,7 @@ static void measure(int w, unsigned int so, struct figures *fg,
 }
 
 static void parse(int argc, char **argv, int *child_w, unsigned int *child_so,
-		  int *child_stub)
+		  int *child_stub, unsigned int *child_core)
 {
 	static const struct { const char *name; u64 *val; } names[] = {
 		{ "order", &prm.order }, { "ops", &prm.ops },
@@ -490,6 +600,7 @@ static void parse(int argc, char **argv, int *child_w, unsigned int *child_so,
 		{ "reps", &prm.reps }, { "seed", &prm.seed },
 		{ "valgrind", &prm.valgrind },
 	};
+	static const char *const core_names[] = { "bitmap", "tree", "both" };
 	int a;
 	size_t k;
 
@@ -500,9 +611,18 @@ static void parse(int argc, char **argv, int *child_w, unsigned int *child_so,
 			goto bad;
 		*eq = '\0';
 		if (!strcmp(argv[a], "child")) {
-			if (sscanf(eq + 1, "%d,%u,%d", child_w, child_so,
-				   child_stub) != 3)
+			if (sscanf(eq + 1, "%d,%u,%d,%u", child_w, child_so,
+				   child_stub, child_core) != 4 || *child_core > 1)
 				goto bad;
+			continue;
+		}
+		if (!strcmp(argv[a], "core")) {
+			for (k = 0; k < ARRAY_SIZE(core_names); k++)
+				if (!strcmp(eq + 1, core_names[k]))
+					break;
+			if (k == ARRAY_SIZE(core_names))
+				goto bad;
+			prm.core = k;
 			continue;
 		}
 		for (k = 0; k < ARRAY_SIZE(names); k++)
@@ -520,9 +640,9 @@ static void parse(int argc, char **argv, int *child_w, unsigned int *child_so,
 		goto bad;
 	return;
 bad:
-	fprintf(stderr, "usage: bench_core [order=12..30] [ops=N] [w3_ops=N] "
-		"[sweep_ops=N] [sweep_min=7..] [sweep_max=..30] [reps=N] "
-		"[seed=N] [valgrind=0|1]\n");
+	fprintf(stderr, "usage: bench_core [core=bitmap|tree|both] [order=12..30] "
+		"[ops=N] [w3_ops=N] [sweep_ops=N] [sweep_min=7..] [sweep_max=..30] "
+		"[reps=N] [seed=N] [valgrind=0|1]\n");
 	exit(2);
 }
 
@@ -534,72 +654,54 @@ static void print_ir(const struct figures *fg)
 		printf(" %8s |", "n/a");
 }
 
-int main(int argc, char **argv)
+static void run_core(void)
 {
-	int child_w = -1, child_stub = 0, w;
-	unsigned int child_so = 0, so;
 	struct figures fg, f12 = { 0 }, f24 = { 0 };
 	struct result res;
-	ssize_t len;
+	unsigned int so;
+	int w;
 
-	parse(argc, argv, &child_w, &child_so, &child_stub);
-	if (child_w >= 0) {
-		/* Under valgrind: one run, print the measured call count. */
-		set_stub(child_stub);
-		run_one(child_w, child_so, &res);
-		printf("ops %" PRIu64 "\n", res.ops);
-		return 0;
-	}
-	len = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (len <= 0)
-		die("cannot find /proc/self/exe");
-	self_path[len] = '\0';
-	if (prm.valgrind && system("valgrind --version >/dev/null 2>&1")) {
-		fprintf(stderr, "bench_core: no valgrind, instruction counts skipped\n");
-		prm.valgrind = 0;
-	}
-
-	printf("buddy_core userspace benchmark: pool 2^%" PRIu64 " units, seed %"
-	       PRIu64 ", W2 %" PRIu64 " ops, W3 %" PRIu64 " ops, %" PRIu64
-	       " timed reps\n", prm.order, prm.seed, prm.ops, prm.w3_ops, prm.reps);
-	printf("metadata: %zu bytes for 2^%" PRIu64 " units = %.6f bytes/unit "
-	       "(struct buddy_core %zu bytes; nothing inside the managed memory)\n\n",
-	       buddy_core_meta_size(prm.order), prm.order,
-	       (double)buddy_core_meta_size(prm.order) / (double)(1ULL << prm.order),
-	       sizeof(struct buddy_core));
-	printf("| workload | ops | Ir/op | ns/op | harness ns/op | allocs | "
+	printf("core %s: metadata %zu bytes for 2^%" PRIu64 " units = %.6f "
+	       "bytes/unit (state %zu bytes; nothing inside the managed memory)\n\n",
+	       real_ops->name, real_ops->meta_size(prm.order), prm.order,
+	       (double)real_ops->meta_size(prm.order) / (double)(1ULL << prm.order),
+	       real_ops->state_size);
+	printf("| %s: workload | ops | Ir/op | ns/op | harness ns/op | allocs | "
 	       "failed, free >= size | of allocs | largest free order at end "
-	       "| mean live |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	       "| live after fill | mean live | min live |\n", real_ops->name);
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (w = W1; w <= W3; w++) {
 		measure(w, 0, &fg, &res);
 		printf("| %s | %" PRIu64 " |", workloads[w].name, res.ops);
 		print_ir(&fg);
 		printf(" %6.1f | %6.1f |", fg.ns, fg.ns_harness);
 		if (w == W1) {
-			printf(" %" PRIu64 " | - | - | %d | - |\n", res.ops / 2,
-			       res.largest);
+			printf(" %" PRIu64 " | - | - | %d | - | - | - |\n",
+			       res.ops / 2, res.largest);
 		} else if (w == W3) {
-			printf(" %" PRIu64 " | %" PRIu64 " (all) | - | %d | - |\n",
+			printf(" %" PRIu64 " | %" PRIu64 " (all) | - | %d | - | - | - |\n",
 			       res.allocs, res.failed, res.largest);
 		} else {
-			printf(" %" PRIu64 " | %" PRIu64 " | %.2e | %d | %.1f%% |\n",
+			printf(" %" PRIu64 " | %" PRIu64 " | %.2e | %d | %.1f%% "
+			       "(%" PRIu64 " allocs) | %.1f%% | %.1f%% |\n",
 			       res.allocs, res.failed_free_enough,
 			       res.allocs ? (double)res.failed_free_enough /
 					    (double)res.allocs : 0.0,
-			       res.largest, 100.0 * res.live_mean);
-			if (res.fill)
-				printf("|   (fill before it, not measured: %" PRIu64
-				       " allocations) |||||||||\n", res.fill);
+			       res.largest, 100.0 * res.fill_live, res.fill,
+			       100.0 * res.live_mean, 100.0 * res.live_min);
 			if (res.failed != res.failed_free_enough)
-				printf("|   (%" PRIu64 " failures in all) |||||||||\n",
+				printf("|   (%" PRIu64 " failures in all) |||||||||||\n",
 				       res.failed);
+			if (res.fill_failed)
+				printf("|   (%" PRIu64 " fill requests failed) |||||||||||\n",
+				       res.fill_failed);
 		}
 		fflush(stdout);
 	}
 
-	printf("\nScaling sweep: fill to 60%% live, then %" PRIu64
-	       " churn ops, sizes 70%% 1-4 / 30%% 5-64 units\n\n", prm.sweep_ops);
+	printf("\n%s: scaling sweep: fill to 60%% live, then %" PRIu64
+	       " churn ops, sizes 70%% 1-4 / 30%% 5-64 units\n\n", real_ops->name,
+	       prm.sweep_ops);
 	printf("| pool | Ir/op | ns/op | harness ns/op | failed, free >= size |\n");
 	printf("|---|---:|---:|---:|---:|\n");
 	for (so = (unsigned int)prm.sweep_min; so <= prm.sweep_max; so++) {
@@ -615,10 +717,48 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	if (prm.sweep_min <= 12 && prm.sweep_max >= 24) {
-		printf("\ncost per op, 2^24 / 2^12:");
+		printf("\n%s: cost per op, 2^24 / 2^12:", real_ops->name);
 		if (f12.have_ir && f24.have_ir)
-			printf(" %.2fx in instructions,", f24.ir / f12.ir);
+			printf(" %.3fx in instructions,", f24.ir / f12.ir);
 		printf(" %.2fx in ns\n", f24.ns / f12.ns);
+	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	int child_w = -1, child_stub = 0;
+	unsigned int child_so = 0, child_core = 0, c;
+	struct result res;
+	ssize_t len;
+
+	parse(argc, argv, &child_w, &child_so, &child_stub, &child_core);
+	if (child_w >= 0) {
+		/* Under valgrind: one run, print the measured call count. */
+		set_core(child_core);
+		set_stub(child_stub);
+		run_one(child_w, child_so, &res);
+		printf("ops %" PRIu64 "\n", res.ops);
+		return 0;
+	}
+	len = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	if (len <= 0)
+		die("cannot find /proc/self/exe");
+	self_path[len] = '\0';
+	if (prm.valgrind && system("valgrind --version >/dev/null 2>&1")) {
+		fprintf(stderr, "bench_core: no valgrind, instruction counts skipped\n");
+		prm.valgrind = 0;
+	}
+
+	printf("core userspace benchmark: pool 2^%" PRIu64 " units, seed %"
+	       PRIu64 ", W2 %" PRIu64 " ops, W3 %" PRIu64 " ops, %" PRIu64
+	       " timed reps\n\n", prm.order, prm.seed, prm.ops, prm.w3_ops,
+	       prm.reps);
+	for (c = 0; c < ARRAY_SIZE(cores); c++) {
+		if (prm.core != 2 && prm.core != c)
+			continue;
+		set_core(c);
+		run_core();
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../buddy_core.h"
+#include "../buddy_tree.h"
 
 #define MODEL_OPS_DEFAULT	1000000ULL
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -117,12 +118,85 @@ static void *map_meta(size_t size)
 	return p;
 }
 
-struct pool {
+/* Either core's state, to copy one whole. */
+union core_state {
 	struct buddy_core bc;
+	struct buddy_tree bt;
+};
+
+/*
+ * A pool of the core under test (cur_ops).  The tests that read the
+ * bitmaps (bc) run on the bitmap core only; the rest go through the ops
+ * table and run on both.
+ */
+struct pool {
+	const struct buddy_core_ops *ops;
+	union {
+		struct buddy_core bc;
+		struct buddy_tree bt;
+		union core_state state;
+	};
 	void *meta;
 	size_t size;
 	bool mapped;
 };
+
+static const struct buddy_core_ops *cur_ops = &buddy_core_bitmap_ops;
+
+static bool is_bitmap(const struct pool *p)
+{
+	return p->ops == &buddy_core_bitmap_ops;
+}
+
+static s64 p_alloc(struct pool *p, unsigned int order, unsigned int flags)
+{
+	return p->ops->alloc(&p->state, order, flags);
+}
+
+static s64 p_alloc_req(struct pool *p, u64 units, unsigned int flags,
+		       u64 start, u64 end)
+{
+	struct buddy_core_req req = {
+		.units = units, .flags = flags, .start = start, .end = end,
+	};
+
+	return p->ops->alloc_req(&p->state, &req);
+}
+
+static int p_free(struct pool *p, u64 offset, unsigned int order)
+{
+	return p->ops->free(&p->state, offset, order);
+}
+
+static int p_free_extent(struct pool *p, u64 offset, u64 units)
+{
+	return p->ops->free_extent(&p->state, offset, units);
+}
+
+static int p_check(const struct pool *p)
+{
+	return p->ops->check(&p->state);
+}
+
+static u64 p_nr_free(const struct pool *p, unsigned int order)
+{
+	return p->ops->nr_free(&p->state, order);
+}
+
+static int p_largest_order(const struct pool *p)
+{
+	return p->ops->largest_order(&p->state);
+}
+
+static u64 p_free_units(const struct pool *p)
+{
+	return p->ops->free_units(&p->state);
+}
+
+static unsigned int p_max_order(const struct pool *p)
+{
+	return p->ops->max_order(&p->state);
+}
 
 /* On failure the pool may hold a buffer: pool_release() it either way. */
 static bool pool_init(struct pool *p, unsigned int max_order)
@@ -130,15 +204,16 @@ static bool pool_init(struct pool *p, unsigned int max_order)
 	double t;
 
 	memset(p, 0, sizeof(*p));
-	p->size = buddy_core_meta_size(max_order);
+	p->ops = cur_ops;
+	p->size = p->ops->meta_size(max_order);
 	ASSERT(p->size, "no metadata size for max_order %u", max_order);
 	p->mapped = p->size >= (1UL << 24);
 	p->meta = p->mapped ? map_meta(p->size) : malloc(p->size);
 	ASSERT(p->meta, "cannot get %zu bytes for max_order %u", p->size, max_order);
 	t = now();
-	ASSERT_EQ(buddy_core_init(&p->bc, max_order, p->meta, p->size), 0);
+	ASSERT_EQ(p->ops->init(&p->state, max_order, p->meta, p->size), 0);
 	if (p->mapped)
-		printf("    # buddy_core_init: %.1f s for %zu MiB\n", now() - t,
+		printf("    # %s init: %.1f s for %zu MiB\n", p->ops->name, now() - t,
 		       p->size >> 20);
 	return true;
 }
@@ -197,13 +272,13 @@ struct blk {
 
 /* Counters always; the whole metadata too when it is small enough to copy. */
 struct snapshot {
-	struct buddy_core bc;
+	union core_state state;
 	u8 *meta;
 };
 
 static void take_snapshot(struct snapshot *snap, const struct pool *p)
 {
-	memcpy(&snap->bc, &p->bc, sizeof(p->bc));	/* padding too */
+	memcpy(&snap->state, &p->state, sizeof(p->state));	/* padding too */
 	snap->meta = NULL;
 	if (p->size <= (1UL << 20)) {
 		snap->meta = malloc(p->size);
@@ -234,9 +309,19 @@ static bool expect_same_core(const struct buddy_core *bc,
 	return ok;
 }
 
+/* The bitmap core's fields one by one, else the tree's whole struct. */
+static bool expect_same_state(const struct pool *p,
+			      const union core_state *want)
+{
+	if (is_bitmap(p))
+		return expect_same_core(&p->bc, &want->bc);
+	return EXPECT(!memcmp(&p->bt, &want->bt, sizeof(p->bt)),
+		      "struct buddy_tree changed");
+}
+
 static bool expect_unchanged(const struct snapshot *snap, const struct pool *p)
 {
-	bool ok = expect_same_core(&p->bc, &snap->bc);
+	bool ok = expect_same_state(p, &snap->state);
 
 	if (snap->meta)
 		ok &= EXPECT(!memcmp(p->meta, snap->meta, p->size), "maps changed");
@@ -288,7 +373,7 @@ static bool build_variant_test(void)
  */
 static bool word_bit63_body(struct pool *p)
 {
-	const u64 units = 1ULL << p->bc.max_order, last = units - 1;
+	const u64 units = 1ULL << p_max_order(p), last = units - 1;
 	struct buddy_core *bc = &p->bc;
 	u64 i;
 
@@ -547,7 +632,7 @@ static bool layout_one(unsigned int max_order)
 	EXPECT_EQ(p.bc.nonempty, 1ULL << max_order);
 
 	/* One unit: its alloc bit, and the right buddy free at every order. */
-	if (!EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), 0))
+	if (!EXPECT_EQ(p_alloc(&p, 0, 0), 0))
 		goto out;
 	EXPECT(map_bit(alloc_bits(&p.bc, 0), 0), "no alloc bit for unit 0");
 	for (order = 0; order < max_order; order++) {
@@ -559,7 +644,7 @@ static bool layout_one(unsigned int max_order)
 			       "order %u: no summary bit at level %u", order, l);
 	}
 	EXPECT_EQ(p.bc.nonempty, (1ULL << max_order) - 1);
-	ok = EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	ok = EXPECT_EQ(p_check(&p), 0);
 out:
 	pool_release(&p);
 	return ok;
@@ -589,39 +674,40 @@ static bool tiny_pool_one(unsigned int max_order)
 	for (order = 0; order <= max_order; order++) {
 		n = units >> order;
 		for (i = 0; i < n; i++)
-			if (!EXPECT_EQ(buddy_core_alloc(&p.bc, order, 0), (s64)(i << order)))
+			if (!EXPECT_EQ(p_alloc(&p, order, 0), (s64)(i << order)))
 				goto out;
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), -ENOMEM);
-		EXPECT_EQ(buddy_core_free_units(&p.bc), 0);
-		EXPECT_EQ(buddy_core_largest_order(&p.bc), -ENOMEM);
-		EXPECT_EQ(buddy_core_check(&p.bc), 0);
+		EXPECT_EQ(p_alloc(&p, 0, 0), -ENOMEM);
+		EXPECT_EQ(p_free_units(&p), 0);
+		EXPECT_EQ(p_largest_order(&p), -ENOMEM);
+		EXPECT_EQ(p_check(&p), 0);
 		for (i = n; i-- > 0; )
-			if (!EXPECT_EQ(buddy_core_free(&p.bc, i << order, order), 0))
+			if (!EXPECT_EQ(p_free(&p, i << order, order), 0))
 				goto out;
-		EXPECT_EQ(buddy_core_free_units(&p.bc), units);
-		EXPECT_EQ(buddy_core_nr_free(&p.bc, max_order), 1);
-		EXPECT_EQ(free_level(&p.bc, max_order, 0)[0], 1);
-		EXPECT_EQ(buddy_core_check(&p.bc), 0);
+		EXPECT_EQ(p_free_units(&p), units);
+		EXPECT_EQ(p_nr_free(&p, max_order), 1);
+		if (is_bitmap(&p))
+			EXPECT_EQ(free_level(&p.bc, max_order, 0)[0], 1);
+		EXPECT_EQ(p_check(&p), 0);
 	}
-	EXPECT_EQ(buddy_core_alloc(&p.bc, max_order + 1, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p.bc, units, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p.bc, 0, max_order), -EINVAL);
-	EXPECT_EQ(buddy_core_nr_free(&p.bc, max_order + 1), 0);
+	EXPECT_EQ(p_alloc(&p, max_order + 1, 0), -EINVAL);
+	EXPECT_EQ(p_free(&p, units, 0), -EINVAL);
+	EXPECT_EQ(p_free(&p, 0, max_order), -EINVAL);
+	EXPECT_EQ(p_nr_free(&p, max_order + 1), 0);
 	if (max_order == 2) {
 		/* Mixed: a unit, a pair, the other unit; then merge back. */
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), 0);
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 1, 0), 2);
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), 1);
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), -ENOMEM);
-		EXPECT_EQ(buddy_core_free(&p.bc, 1, 0), 0);
-		EXPECT_EQ(buddy_core_free(&p.bc, 0, 0), 0);
-		EXPECT_EQ(buddy_core_nr_free(&p.bc, 1), 1);
-		EXPECT_EQ(buddy_core_alloc(&p.bc, 1, 0), 0);
-		EXPECT_EQ(buddy_core_free(&p.bc, 2, 1), 0);
-		EXPECT_EQ(buddy_core_free(&p.bc, 0, 1), 0);
+		EXPECT_EQ(p_alloc(&p, 0, 0), 0);
+		EXPECT_EQ(p_alloc(&p, 1, 0), 2);
+		EXPECT_EQ(p_alloc(&p, 0, 0), 1);
+		EXPECT_EQ(p_alloc(&p, 0, 0), -ENOMEM);
+		EXPECT_EQ(p_free(&p, 1, 0), 0);
+		EXPECT_EQ(p_free(&p, 0, 0), 0);
+		EXPECT_EQ(p_nr_free(&p, 1), 1);
+		EXPECT_EQ(p_alloc(&p, 1, 0), 0);
+		EXPECT_EQ(p_free(&p, 2, 1), 0);
+		EXPECT_EQ(p_free(&p, 0, 1), 0);
 	}
-	EXPECT_EQ(buddy_core_nr_free(&p.bc, max_order), 1);
-	ok = EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	EXPECT_EQ(p_nr_free(&p, max_order), 1);
+	ok = EXPECT_EQ(p_check(&p), 0);
 out:
 	pool_release(&p);
 	return ok;
@@ -641,24 +727,25 @@ static bool alloc_errors_body(struct pool *p)
 	struct snapshot snap;
 	unsigned int bit;
 
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 3, 0), 0);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 2, 0), 8);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 12);
+	ASSERT_EQ(p_alloc(p, 3, 0), 0);
+	ASSERT_EQ(p_alloc(p, 2, 0), 8);
+	ASSERT_EQ(p_alloc(p, 1, 0), 12);
 	take_snapshot(&snap, p);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 5, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 64, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, UINT_MAX, 0), -EINVAL);
-	for (bit = 0; bit < 32; bit++)
-		EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 1U << bit), -EINVAL);
+	EXPECT_EQ(p_alloc(p, 5, 0), -EINVAL);
+	EXPECT_EQ(p_alloc(p, 64, 0), -EINVAL);
+	EXPECT_EQ(p_alloc(p, UINT_MAX, 0), -EINVAL);
+	/* Bit 0 is TOPDOWN; alloc() knows no other flag. */
+	for (bit = 1; bit < 32; bit++)
+		EXPECT_EQ(p_alloc(p, 0, 1U << bit), -EINVAL);
 	/* 2 units free, but no free block of order 2 or more. */
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 2, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 4, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(p, 2, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(p, 4, 0), -ENOMEM);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 1, 0), 14);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_largest_order(&p->bc), -ENOMEM);
-	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	EXPECT_EQ(p_alloc(p, 1, 0), 14);
+	EXPECT_EQ(p_alloc(p, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_largest_order(p), -ENOMEM);
+	EXPECT_EQ(p_check(p), 0);
 	return true;
 }
 
@@ -679,51 +766,51 @@ static bool free_errors_body(struct pool *p)
 	unsigned int order;
 	u64 off;
 
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 3, 0), 0);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 8);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 10);
-	ASSERT_EQ(buddy_core_free(&p->bc, 10, 1), 0);
+	ASSERT_EQ(p_alloc(p, 3, 0), 0);
+	ASSERT_EQ(p_alloc(p, 1, 0), 8);
+	ASSERT_EQ(p_alloc(p, 1, 0), 10);
+	ASSERT_EQ(p_free(p, 10, 1), 0);
 	take_snapshot(&snap, p);
 	/* Out of range: the bound is 2^max_order units (defect 2). */
-	EXPECT_EQ(buddy_core_free(&p->bc, 16, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 1ULL << 40, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, UINT64_MAX, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, (1ULL << 63) + 8, 1), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, (1ULL << 32) + 8, 1), -EINVAL);
+	EXPECT_EQ(p_free(p, 16, 0), -EINVAL);
+	EXPECT_EQ(p_free(p, 1ULL << 40, 0), -EINVAL);
+	EXPECT_EQ(p_free(p, UINT64_MAX, 0), -EINVAL);
+	EXPECT_EQ(p_free(p, (1ULL << 63) + 8, 1), -EINVAL);
+	EXPECT_EQ(p_free(p, (1ULL << 32) + 8, 1), -EINVAL);
 	/* Inside a block, with every order (defect 3). */
 	for (off = 1; off < 8; off++)
 		for (order = 0; order <= 5; order++)
-			EXPECT(buddy_core_free(&p->bc, off, order) == -EINVAL,
+			EXPECT(p_free(p, off, order) == -EINVAL,
 			       "free(%" PRIu64 ", %u) accepted", off, order);
 	/* Wrong order, misaligned, absurd order. */
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, 2), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 8, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 8, 2), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 9, 1), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, UINT_MAX), -EINVAL);
+	EXPECT_EQ(p_free(p, 0, 2), -EINVAL);
+	EXPECT_EQ(p_free(p, 0, 4), -EINVAL);
+	EXPECT_EQ(p_free(p, 8, 0), -EINVAL);
+	EXPECT_EQ(p_free(p, 8, 2), -EINVAL);
+	EXPECT_EQ(p_free(p, 9, 1), -EINVAL);
+	EXPECT_EQ(p_free(p, 0, UINT_MAX), -EINVAL);
 	/* Double free, and a never-allocated block inside free space (defect 4). */
-	EXPECT_EQ(buddy_core_free(&p->bc, 10, 1), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 12, 2), -EINVAL);
-	EXPECT_EQ(buddy_core_free(&p->bc, 14, 1), -EINVAL);
+	EXPECT_EQ(p_free(p, 10, 1), -EINVAL);
+	EXPECT_EQ(p_free(p, 12, 2), -EINVAL);
+	EXPECT_EQ(p_free(p, 14, 1), -EINVAL);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
 
-	EXPECT_EQ(buddy_core_free(&p->bc, 8, 1), 0);
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, 3), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 4), 1);
+	EXPECT_EQ(p_free(p, 8, 1), 0);
+	EXPECT_EQ(p_free(p, 0, 3), 0);
+	EXPECT_EQ(p_nr_free(p, 4), 1);
 	/* The whole pool as one block: no other (offset, order) frees it. */
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 4, 0), 0);
+	ASSERT_EQ(p_alloc(p, 4, 0), 0);
 	take_snapshot(&snap, p);
 	for (order = 0; order < 4; order++)
 		for (off = 0; off < 16; off += 1ULL << order)
-			EXPECT(buddy_core_free(&p->bc, off, order) == -EINVAL,
+			EXPECT(p_free(p, off, order) == -EINVAL,
 			       "free(%" PRIu64 ", %u) freed part of the pool", off, order);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), 0);
-	EXPECT_EQ(buddy_core_free(&p->bc, 0, 4), -EINVAL);
-	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	EXPECT_EQ(p_free(p, 0, 4), 0);
+	EXPECT_EQ(p_free(p, 0, 4), -EINVAL);
+	EXPECT_EQ(p_check(p), 0);
 	return true;
 }
 
@@ -762,39 +849,39 @@ static bool order_for_test(void)
  * padding, and pools with summary levels).  An exact-size heap buffer lets
  * ASan see one byte too far; the guard bytes catch it in the other variants.
  */
-static bool meta_bounds_use(struct buddy_core *bc, unsigned int max_order)
+static bool meta_bounds_use(void *bc, unsigned int max_order)
 {
 	const u64 units = 1ULL << max_order, mask = units / 3;
 	unsigned int order;
 	u64 i;
 
 	for (i = 0; i < units; i++)
-		ASSERT_EQ(buddy_core_alloc(bc, 0, 0), (s64)i);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+		ASSERT_EQ(cur_ops->alloc(bc, 0, 0), (s64)i);
+	EXPECT_EQ(cur_ops->alloc(bc, 0, 0), -ENOMEM);
 	for (i = 0; i < units; i++)
-		ASSERT_EQ(buddy_core_free(bc, i ^ mask, 0), 0);
+		ASSERT_EQ(cur_ops->free(bc, i ^ mask, 0), 0);
 	/* Every order, largest first: the last blocks of every map. */
 	for (order = max_order + 1; order-- > 0; ) {
 		for (i = 0; i < units >> order; i++)
-			ASSERT_EQ(buddy_core_alloc(bc, order, 0), (s64)(i << order));
+			ASSERT_EQ(cur_ops->alloc(bc, order, 0), (s64)(i << order));
 		for (i = units >> order; i-- > 0; )
-			ASSERT_EQ(buddy_core_free(bc, i << order, order), 0);
+			ASSERT_EQ(cur_ops->free(bc, i << order, order), 0);
 	}
-	EXPECT_EQ(buddy_core_alloc(bc, max_order, 0), 0);
-	return EXPECT_EQ(buddy_core_check(bc), 0);
+	EXPECT_EQ(cur_ops->alloc(bc, max_order, 0), 0);
+	return EXPECT_EQ(cur_ops->check(bc), 0);
 }
 
 static bool meta_bounds_one(unsigned int max_order)
 {
-	const size_t size = buddy_core_meta_size(max_order), guard = 64;
-	struct buddy_core bc;
+	const size_t size = cur_ops->meta_size(max_order), guard = 64;
+	union core_state bc;
 	size_t i;
 	u8 *buf;
 
 	buf = malloc(size + 2 * guard);
 	ASSERT(buf, "out of memory");
 	memset(buf, 0xa5, size + 2 * guard);
-	if (EXPECT_EQ(buddy_core_init(&bc, max_order, buf + guard, size), 0))
+	if (EXPECT_EQ(cur_ops->init(&bc, max_order, buf + guard, size), 0))
 		meta_bounds_use(&bc, max_order);
 	for (i = 0; i < guard; i++) {
 		EXPECT(buf[i] == 0xa5, "byte %zu before the maps written", guard - i);
@@ -805,7 +892,7 @@ static bool meta_bounds_one(unsigned int max_order)
 
 	buf = malloc(size);
 	ASSERT(buf, "out of memory");
-	if (EXPECT_EQ(buddy_core_init(&bc, max_order, buf, size), 0))
+	if (EXPECT_EQ(cur_ops->init(&bc, max_order, buf, size), 0))
 		meta_bounds_use(&bc, max_order);
 	free(buf);
 	return true;
@@ -827,24 +914,24 @@ static bool coalesce_body(struct pool *p)
 	unsigned int i;
 
 	for (i = 0; i < 8; i++)
-		ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), (s64)i);
-	ASSERT_EQ(buddy_core_free(&p->bc, 0, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 0), 1);
-	ASSERT_EQ(buddy_core_free(&p->bc, 1, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 1), 1);
-	ASSERT_EQ(buddy_core_free(&p->bc, 3, 0), 0);
-	ASSERT_EQ(buddy_core_free(&p->bc, 2, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 1), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 2), 1);
-	EXPECT_EQ(buddy_core_largest_order(&p->bc), 2);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 2, 0), 0);
-	ASSERT_EQ(buddy_core_free(&p->bc, 0, 2), 0);
+		ASSERT_EQ(p_alloc(p, 0, 0), (s64)i);
+	ASSERT_EQ(p_free(p, 0, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 0), 1);
+	ASSERT_EQ(p_free(p, 1, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 1), 1);
+	ASSERT_EQ(p_free(p, 3, 0), 0);
+	ASSERT_EQ(p_free(p, 2, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 1), 0);
+	EXPECT_EQ(p_nr_free(p, 2), 1);
+	EXPECT_EQ(p_largest_order(p), 2);
+	EXPECT_EQ(p_alloc(p, 2, 0), 0);
+	ASSERT_EQ(p_free(p, 0, 2), 0);
 	for (i = 4; i < 8; i++)
-		ASSERT_EQ(buddy_core_free(&p->bc, i, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(&p->bc, 3), 1);
-	EXPECT_EQ(buddy_core_largest_order(&p->bc), 3);
-	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+		ASSERT_EQ(p_free(p, i, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 3), 1);
+	EXPECT_EQ(p_largest_order(p), 3);
+	EXPECT_EQ(p_check(p), 0);
 	return true;
 }
 
@@ -865,15 +952,15 @@ static bool coalesce_test(void)
  */
 static bool best_fit_body(struct pool *p)
 {
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 2, 0), 0);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), 4);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), 5);
-	ASSERT_EQ(buddy_core_alloc(&p->bc, 1, 0), 6);
-	ASSERT_EQ(buddy_core_free(&p->bc, 0, 2), 0);
-	ASSERT_EQ(buddy_core_free(&p->bc, 4, 0), 0);
-	EXPECT_EQ(buddy_core_alloc(&p->bc, 0, 0), 4);
-	EXPECT_EQ(buddy_core_largest_order(&p->bc), 2);
-	EXPECT_EQ(buddy_core_check(&p->bc), 0);
+	ASSERT_EQ(p_alloc(p, 2, 0), 0);
+	ASSERT_EQ(p_alloc(p, 0, 0), 4);
+	ASSERT_EQ(p_alloc(p, 0, 0), 5);
+	ASSERT_EQ(p_alloc(p, 1, 0), 6);
+	ASSERT_EQ(p_free(p, 0, 2), 0);
+	ASSERT_EQ(p_free(p, 4, 0), 0);
+	EXPECT_EQ(p_alloc(p, 0, 0), 4);
+	EXPECT_EQ(p_largest_order(p), 2);
+	EXPECT_EQ(p_check(p), 0);
 	return true;
 }
 
@@ -891,15 +978,15 @@ static bool best_fit_test(void)
 static bool policy_setup(struct pool *p, const struct blk *free_blks,
 			 unsigned int n)
 {
-	u64 units = 1ULL << p->bc.max_order, i;
+	u64 units = 1ULL << p_max_order(p), i;
 	unsigned int j;
 
 	for (i = 0; i < units; i++)
-		ASSERT_EQ(buddy_core_alloc(&p->bc, 0, 0), (s64)i);
+		ASSERT_EQ(p_alloc(p, 0, 0), (s64)i);
 	for (j = 0; j < n; j++)
 		for (i = 0; i < 1ULL << free_blks[j].order; i++)
-			ASSERT_EQ(buddy_core_free(&p->bc, free_blks[j].off + i, 0), 0);
-	return EXPECT_EQ(buddy_core_check(&p->bc), 0);
+			ASSERT_EQ(p_free(p, free_blks[j].off + i, 0), 0);
+	return EXPECT_EQ(p_check(p), 0);
 }
 
 /*
@@ -915,67 +1002,67 @@ static bool policy_body(struct pool *p, struct pool *big)
 	static const struct blk far[] = {
 		{ 8000, 0 }, { 700, 0 }, { 5000, 0 }, { 4096, 1 }, { 9, 0 },
 	};
-	struct buddy_core *bc = &p->bc;
+	struct pool *q = p;
 
 	/* A fresh pool of 64 units: splits keep the left halves. */
-	ASSERT_EQ(buddy_core_alloc(bc, 3, 0), 0);
-	EXPECT_EQ(buddy_core_nr_free(bc, 3), 1);
-	EXPECT_EQ(buddy_core_nr_free(bc, 4), 1);
-	EXPECT_EQ(buddy_core_nr_free(bc, 5), 1);
-	EXPECT_EQ(buddy_core_alloc(bc, 2, 0), 8);	/* order 3 at 8, split */
-	EXPECT_EQ(buddy_core_alloc(bc, 4, 0), 16);	/* the exact fit */
-	EXPECT_EQ(buddy_core_alloc(bc, 3, 0), 32);	/* order 5 at 32, split */
-	EXPECT_EQ(buddy_core_alloc(bc, 2, 0), 12);	/* order 2 at 12 */
-	EXPECT_EQ(buddy_core_alloc(bc, 3, 0), 40);	/* order 3 at 40 */
-	EXPECT_EQ(buddy_core_alloc(bc, 5, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_alloc(bc, 4, 0), 48);
-	EXPECT_EQ(buddy_core_free_units(bc), 0);
-	EXPECT_EQ(buddy_core_check(bc), 0);
-	ASSERT_EQ(buddy_core_free(bc, 0, 3), 0);
-	ASSERT_EQ(buddy_core_free(bc, 8, 2), 0);
-	ASSERT_EQ(buddy_core_free(bc, 12, 2), 0);
-	ASSERT_EQ(buddy_core_free(bc, 16, 4), 0);
-	ASSERT_EQ(buddy_core_free(bc, 32, 3), 0);
-	ASSERT_EQ(buddy_core_free(bc, 40, 3), 0);
-	ASSERT_EQ(buddy_core_free(bc, 48, 4), 0);
-	ASSERT_EQ(buddy_core_nr_free(bc, 6), 1);
+	ASSERT_EQ(p_alloc(q, 3, 0), 0);
+	EXPECT_EQ(p_nr_free(q, 3), 1);
+	EXPECT_EQ(p_nr_free(q, 4), 1);
+	EXPECT_EQ(p_nr_free(q, 5), 1);
+	EXPECT_EQ(p_alloc(q, 2, 0), 8);	/* order 3 at 8, split */
+	EXPECT_EQ(p_alloc(q, 4, 0), 16);	/* the exact fit */
+	EXPECT_EQ(p_alloc(q, 3, 0), 32);	/* order 5 at 32, split */
+	EXPECT_EQ(p_alloc(q, 2, 0), 12);	/* order 2 at 12 */
+	EXPECT_EQ(p_alloc(q, 3, 0), 40);	/* order 3 at 40 */
+	EXPECT_EQ(p_alloc(q, 5, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(q, 4, 0), 48);
+	EXPECT_EQ(p_free_units(q), 0);
+	EXPECT_EQ(p_check(q), 0);
+	ASSERT_EQ(p_free(q, 0, 3), 0);
+	ASSERT_EQ(p_free(q, 8, 2), 0);
+	ASSERT_EQ(p_free(q, 12, 2), 0);
+	ASSERT_EQ(p_free(q, 16, 4), 0);
+	ASSERT_EQ(p_free(q, 32, 3), 0);
+	ASSERT_EQ(p_free(q, 40, 3), 0);
+	ASSERT_EQ(p_free(q, 48, 4), 0);
+	ASSERT_EQ(p_nr_free(q, 6), 1);
 
 	/* Holes of orders 0-3 at two ends of the pool. */
 	if (!policy_setup(p, holes, ARRAY_SIZE(holes)))
 		return false;
-	EXPECT_EQ(buddy_core_nr_free(bc, 0), 2);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 50);	/* not 0: order 2 there */
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 60);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 40);	/* order 1 before order 2 */
-	EXPECT_EQ(buddy_core_alloc(bc, 1, 0), 0);	/* order 2 before order 3 */
-	EXPECT_EQ(buddy_core_alloc(bc, 2, 0), 16);	/* only order 3 left */
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 41);	/* order 0 at 41 */
-	EXPECT_EQ(buddy_core_alloc(bc, 1, 0), 2);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 20);
-	EXPECT_EQ(buddy_core_alloc(bc, 1, 0), 22);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 21);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_check(bc), 0);
+	EXPECT_EQ(p_nr_free(q, 0), 2);
+	EXPECT_EQ(p_alloc(q, 0, 0), 50);	/* not 0: order 2 there */
+	EXPECT_EQ(p_alloc(q, 0, 0), 60);
+	EXPECT_EQ(p_alloc(q, 0, 0), 40);	/* order 1 before order 2 */
+	EXPECT_EQ(p_alloc(q, 1, 0), 0);	/* order 2 before order 3 */
+	EXPECT_EQ(p_alloc(q, 2, 0), 16);	/* only order 3 left */
+	EXPECT_EQ(p_alloc(q, 0, 0), 41);	/* order 0 at 41 */
+	EXPECT_EQ(p_alloc(q, 1, 0), 2);
+	EXPECT_EQ(p_alloc(q, 0, 0), 20);
+	EXPECT_EQ(p_alloc(q, 1, 0), 22);
+	EXPECT_EQ(p_alloc(q, 0, 0), 21);
+	EXPECT_EQ(p_alloc(q, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_check(q), 0);
 
 	/* 8192 units: order 0 has three levels; lowest first across words. */
-	bc = &big->bc;
+	q = big;
 	if (!policy_setup(big, far, ARRAY_SIZE(far)))
 		return false;
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 9);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 700);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 5000);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 8000);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 4096);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 4097);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
-	ASSERT_EQ(buddy_core_free(bc, 8000, 0), 0);
-	ASSERT_EQ(buddy_core_free(bc, 100, 0), 0);
-	ASSERT_EQ(buddy_core_free(bc, 101, 0), 0);	/* order 1 at 100 */
-	ASSERT_EQ(buddy_core_free(bc, 6000, 0), 0);
-	EXPECT_EQ(buddy_core_alloc(bc, 1, 0), 100);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 6000);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), 8000);
-	EXPECT_EQ(buddy_core_check(bc), 0);
+	EXPECT_EQ(p_alloc(q, 0, 0), 9);
+	EXPECT_EQ(p_alloc(q, 0, 0), 700);
+	EXPECT_EQ(p_alloc(q, 0, 0), 5000);
+	EXPECT_EQ(p_alloc(q, 0, 0), 8000);
+	EXPECT_EQ(p_alloc(q, 0, 0), 4096);
+	EXPECT_EQ(p_alloc(q, 0, 0), 4097);
+	EXPECT_EQ(p_alloc(q, 0, 0), -ENOMEM);
+	ASSERT_EQ(p_free(q, 8000, 0), 0);
+	ASSERT_EQ(p_free(q, 100, 0), 0);
+	ASSERT_EQ(p_free(q, 101, 0), 0);	/* order 1 at 100 */
+	ASSERT_EQ(p_free(q, 6000, 0), 0);
+	EXPECT_EQ(p_alloc(q, 1, 0), 100);
+	EXPECT_EQ(p_alloc(q, 0, 0), 6000);
+	EXPECT_EQ(p_alloc(q, 0, 0), 8000);
+	EXPECT_EQ(p_check(q), 0);
 	return true;
 }
 
@@ -1122,7 +1209,7 @@ static bool expect_counters(const struct buddy_core *bc,
 
 static bool alloc_corrupt_body(struct pool *p)
 {
-	const u64 units = 1ULL << p->bc.max_order;
+	const u64 units = 1ULL << p_max_order(p);
 	struct buddy_core *bc = &p->bc, before;
 	unsigned int order;
 	s64 ret;
@@ -1190,12 +1277,12 @@ static bool fill_drain_one(unsigned int max_order, u64 *rnd)
 		goto release;
 	for (i = 0; i < units; i++) {
 		order[i] = i;
-		if (!EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), (s64)i))
+		if (!EXPECT_EQ(p_alloc(&p, 0, 0), (s64)i))
 			goto release;
 	}
-	EXPECT_EQ(buddy_core_free_units(&p.bc), 0);
-	EXPECT_EQ(buddy_core_alloc(&p.bc, 0, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	EXPECT_EQ(p_free_units(&p), 0);
+	EXPECT_EQ(p_alloc(&p, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_check(&p), 0);
 	for (i = units - 1; i > 0; i--) {
 		u64 j = rnd_next(rnd) % (i + 1), t = order[i];
 
@@ -1203,12 +1290,12 @@ static bool fill_drain_one(unsigned int max_order, u64 *rnd)
 		order[j] = t;
 	}
 	for (i = 0; i < units; i++)
-		if (!EXPECT_EQ(buddy_core_free(&p.bc, order[i], 0), 0))
+		if (!EXPECT_EQ(p_free(&p, order[i], 0), 0))
 			goto release;
-	ok = EXPECT_EQ(buddy_core_free_units(&p.bc), units) &&
-	     EXPECT_EQ(buddy_core_largest_order(&p.bc), max_order) &&
-	     EXPECT_EQ(buddy_core_nr_free(&p.bc, max_order), 1) &&
-	     EXPECT_EQ(buddy_core_check(&p.bc), 0);
+	ok = EXPECT_EQ(p_free_units(&p), units) &&
+	     EXPECT_EQ(p_largest_order(&p), max_order) &&
+	     EXPECT_EQ(p_nr_free(&p, max_order), 1) &&
+	     EXPECT_EQ(p_check(&p), 0);
 release:
 	pool_release(&p);
 	free(order);
@@ -1242,8 +1329,14 @@ struct model {
 	u64 rnd;
 	u8 *snap;		/* the maps before this step, now and then */
 	bool policy;		/* check alloc's choice this step (O(pool)) */
+	bool plain;		/* no flags (the fill to a full pool) */
 	u64 policy_every;	/* steps between those checks */
 	u64 allocs, frees, enomem, rejected, wild_frees, policy_checks;
+	u64 flagged[3];		/* allocations with TOPDOWN, RANGE, EXACT */
+	u64 extent_frees;	/* EXACT extents freed whole */
+	u64 enomem_pool;	/* -ENOMEM without RANGE: no block of the order */
+	u64 ring_off[8], ring_units[8];	/* recent EXACT extents */
+	unsigned int ring_next;
 };
 
 static void model_release(struct model *m)
@@ -1270,7 +1363,7 @@ static bool model_init(struct model *m, unsigned int max_order, u64 tag)
 	m->slot = calloc(m->units, sizeof(*m->slot));
 	m->off = calloc(m->units, sizeof(*m->off));
 	m->order = calloc(m->units, sizeof(*m->order));
-	m->snap = malloc(buddy_core_meta_size(max_order));
+	m->snap = malloc(cur_ops->meta_size(max_order));
 	ASSERT(m->used && m->start_order && m->slot && m->off && m->order &&
 	       m->snap, "out of memory");
 	memset(m->start_order, -1, m->units);
@@ -1311,16 +1404,6 @@ static void mark(struct model *m, u64 start, unsigned int order, bool used)
 		m->used[w] = used ? ~0ULL : 0;
 }
 
-static bool any_window_free(const struct model *m, unsigned int order)
-{
-	u64 start;
-
-	for (start = 0; start < m->units; start += 1ULL << order)
-		if (window_free(m, start, order))
-			return true;
-	return false;
-}
-
 /* The maximal free block at @start is of @order. */
 static bool model_maximal(const struct model *m, u64 start, unsigned int order)
 {
@@ -1341,20 +1424,51 @@ static u64 model_nr_free(const struct model *m, unsigned int order)
 }
 
 /*
- * The placement policy from the bitmap: the lowest maximal free block of
- * the smallest order that fits (split keeping left halves, so the block's
- * start), or -ENOMEM.  O(pool): only now and then.
+ * The placement policy, the same on both cores: among the maximal free
+ * blocks of the smallest order that fits which meet [@lo, @hi) (units
+ * rounded inward to the request's alignment), the lowest (@topdown: the
+ * highest); the request's block takes that block's part at the range's
+ * start (end).  -ENOMEM if none.  O(pool): only now and then.
  */
-static s64 model_policy(const struct model *m, unsigned int order)
+static s64 model_policy(const struct model *m, unsigned int order, u64 lo,
+			u64 hi, bool topdown)
 {
+	u64 block = 1ULL << order, start;
 	unsigned int k;
+
+	if (lo >= hi)
+		return -ENOMEM;
+	for (k = order; k <= m->max_order; k++) {
+		u64 size = 1ULL << k;
+		s64 found = -1;
+
+		for (start = 0; start < m->units; start += size) {
+			if (start >= hi || start + size <= lo ||
+			    !model_maximal(m, start, k))
+				continue;
+			found = (s64)start;
+			if (!topdown)
+				break;
+		}
+		if (found < 0)
+			continue;
+		if (topdown)
+			return (s64)((found + size < hi ? found + size : hi) - block);
+		return (s64)((u64)found > lo ? (u64)found : lo);
+	}
+	return -ENOMEM;
+}
+
+/* Some free window of @order, aligned, inside [@lo, @hi). */
+static bool window_free_in(const struct model *m, unsigned int order, u64 lo,
+			   u64 hi)
+{
 	u64 start;
 
-	for (k = order; k <= m->max_order; k++)
-		for (start = 0; start < m->units; start += 1ULL << k)
-			if (model_maximal(m, start, k))
-				return (s64)start;
-	return -ENOMEM;
+	for (start = lo; start + (1ULL << order) <= hi; start += 1ULL << order)
+		if (window_free(m, start, order))
+			return true;
+	return false;
 }
 
 /* Everything the pool reports, recomputed from the bitmap. */
@@ -1369,25 +1483,25 @@ static bool model_verify(struct model *m)
 	if (m->units < 64)
 		bits -= 64 - m->units;
 	ASSERT_EQ(bits, m->used_units);
-	ASSERT_EQ(buddy_core_free_units(&m->p.bc), m->units - m->used_units);
-	ASSERT_EQ(buddy_core_check(&m->p.bc), 0);
+	ASSERT_EQ(p_free_units(&m->p), m->units - m->used_units);
+	ASSERT_EQ(p_check(&m->p), 0);
 	for (order = 0; order <= m->max_order; order++) {
 		u64 want = model_nr_free(m, order);
 
-		ASSERT(buddy_core_nr_free(&m->p.bc, order) == want,
+		ASSERT(p_nr_free(&m->p, order) == want,
 		       "order %u: %" PRIu64 " free blocks, model has %" PRIu64,
-		       order, buddy_core_nr_free(&m->p.bc, order), want);
+		       order, p_nr_free(&m->p, order), want);
 		if (want)
 			largest = order;
 	}
-	ASSERT_EQ(buddy_core_largest_order(&m->p.bc), largest);
+	ASSERT_EQ(p_largest_order(&m->p), largest);
 	return true;
 }
 
 /* A failed call must leave counters, and when copied the maps, as they were. */
-static bool model_unchanged(struct model *m, const struct buddy_core *before)
+static bool model_unchanged(struct model *m, const union core_state *before)
 {
-	ASSERT(expect_same_core(&m->p.bc, before), "a failed call changed the pool");
+	ASSERT(expect_same_state(&m->p, before), "a failed call changed the pool");
 	if (m->snap)
 		ASSERT(!memcmp(m->p.meta, m->snap, m->p.size),
 		       "maps changed by a failed call");
@@ -1405,6 +1519,20 @@ static void model_add(struct model *m, u64 off, unsigned int order)
 	m->used_units += 1ULL << order;
 }
 
+/* The live blocks an EXACT extent is made of: one per bit, largest first. */
+static void model_add_extent(struct model *m, u64 off, u64 units)
+{
+	u64 left;
+	unsigned int order;
+
+	for (left = units; left; left ^= 1ULL << order) {
+		order = 63 - __builtin_clzll(left);
+
+		model_add(m, off, order);
+		off += 1ULL << order;
+	}
+}
+
 static void model_remove(struct model *m, u64 i)
 {
 	u64 off = m->off[i];
@@ -1419,30 +1547,91 @@ static void model_remove(struct model *m, u64 i)
 	m->slot[m->off[i]] = (u32)i;
 }
 
+/* free_extent(@off, @units) succeeds iff each of its pieces is live. */
+static bool model_extent_live(const struct model *m, u64 off, u64 units)
+{
+	u64 left;
+	unsigned int order;
+
+	if (!units || off >= m->units || units > m->units - off)
+		return false;
+	for (left = units; left; left ^= 1ULL << order) {
+		order = 63 - __builtin_clzll(left);
+
+		if (off & ((1ULL << order) - 1) ||
+		    m->start_order[off] != (s8)order)
+			return false;
+		off += 1ULL << order;
+	}
+	return true;
+}
+
+/* Free an extent through free_extent(), checked against the model. */
+static bool model_free_extent(struct model *m, u64 off, u64 units,
+			      const union core_state *before)
+{
+	bool live = model_extent_live(m, off, units);
+	unsigned int order;
+	u64 left;
+	int ret = p_free_extent(&m->p, off, units);
+
+	ASSERT(ret == (live ? 0 : -EINVAL),
+	       "free_extent(%" PRIu64 ", %" PRIu64 ") = %d", off, units, ret);
+	if (!live) {
+		m->rejected++;
+		return model_unchanged(m, before);
+	}
+	for (left = units; left; left ^= 1ULL << order) {
+		order = 63 - __builtin_clzll(left);
+
+		model_remove(m, m->slot[off]);
+		off += 1ULL << order;
+	}
+	m->frees++;
+	return true;
+}
+
 /* Free a live block; now and then try an interior, wrong-order or double free. */
-static bool model_free_live(struct model *m, u64 r, const struct buddy_core *before)
+static bool model_free_live(struct model *m, u64 r, const union core_state *before)
 {
 	u64 i = rnd_next(&m->rnd) % m->live, off = m->off[i];
 	unsigned int order = m->order[i];
 
+	/* A recent EXACT extent, whole (if a wild free took a piece: EINVAL). */
+	if (!(r & 0x4000000) && m->ring_units[(r >> 27) % 8]) {
+		unsigned int k = (r >> 27) % 8;
+		u64 units = m->ring_units[k];
+
+		m->ring_units[k] = 0;
+		m->extent_frees++;
+		return model_free_extent(m, m->ring_off[k], units, before);
+	}
 	if (order && !(r & 0x700)) {
 		u64 inside = off + 1 + rnd_next(&m->rnd) % ((1ULL << order) - 1);
 
-		ASSERT_EQ(buddy_core_free(&m->p.bc, inside, (r >> 16) % (order + 1)),
+		ASSERT_EQ(p_free(&m->p, inside, (r >> 16) % (order + 1)),
 			  -EINVAL);
-		ASSERT_EQ(buddy_core_free(&m->p.bc, off, order - 1), -EINVAL);
+		ASSERT_EQ(p_free(&m->p, off, order - 1), -EINVAL);
 		if (order < m->max_order)
-			ASSERT_EQ(buddy_core_free(&m->p.bc, off, order + 1), -EINVAL);
+			ASSERT_EQ(p_free(&m->p, off, order + 1), -EINVAL);
+		/* An extent one unit longer or shorter is other blocks. */
+		ASSERT_EQ(p_free_extent(&m->p, off, (1ULL << order) - 1), -EINVAL);
 		if (!model_unchanged(m, before))
 			return false;
-		m->rejected += 3;
+		m->rejected += 4;
 	}
-	ASSERT(buddy_core_free(&m->p.bc, off, order) == 0,
-	       "free(%" PRIu64 ", %u) of a live block failed", off, order);
+	if (r & 0x8000000) {
+		ASSERT(p_free(&m->p, off, order) == 0,
+		       "free(%" PRIu64 ", %u) of a live block failed", off, order);
+	} else {
+		ASSERT(p_free_extent(&m->p, off, 1ULL << order) == 0,
+		       "free_extent(%" PRIu64 ", 2^%u) of a live block failed",
+		       off, order);
+	}
 	model_remove(m, i);
 	m->frees++;
 	if (!(r & 0x3800)) {
-		ASSERT(buddy_core_free(&m->p.bc, off, order) == -EINVAL,
+		ASSERT(p_free(&m->p, off, order) == -EINVAL,
 		       "double free(%" PRIu64 ", %u) accepted", off, order);
 		m->rejected++;
 	}
@@ -1450,7 +1639,7 @@ static bool model_free_live(struct model *m, u64 r, const struct buddy_core *bef
 }
 
 /* Free a random (offset, order): it succeeds only on a live block's start. */
-static bool model_free_wild(struct model *m, u64 r, const struct buddy_core *before)
+static bool model_free_wild(struct model *m, u64 r, const union core_state *before)
 {
 	u64 off = rnd_next(&m->rnd);
 	unsigned int order = (r >> 20) % (m->max_order + 2);
@@ -1458,58 +1647,172 @@ static bool model_free_wild(struct model *m, u64 r, const struct buddy_core *bef
 
 	if (r & 0x30000)
 		off %= 2 * m->units;	/* mostly in range; else any 64-bit value */
+	m->wild_frees++;
+	if (!(r & 0x1c0000)) {
+		/* A wild extent: mostly short, now and then anything. */
+		u64 units = rnd_next(&m->rnd);
+
+		units %= r & 0x200000 ? 4ULL << order : ~0ULL;
+		return model_free_extent(m, off, units, before);
+	}
 	want = off < m->units && m->start_order[off] == (s8)order ? 0 : -EINVAL;
-	ASSERT(buddy_core_free(&m->p.bc, off, order) == want,
+	ASSERT(p_free(&m->p, off, order) == want,
 	       "free(%" PRIu64 ", %u) should return %d", off, order, want);
 	if (want)
 		m->rejected++;
 	else
 		model_remove(m, m->slot[off]);
-	m->wild_frees++;
 	return !want || model_unchanged(m, before);
 }
 
-static bool model_alloc_invalid(struct model *m, u64 r, const struct buddy_core *before)
+/* Every way to ask wrongly: -EINVAL, nothing changed. */
+static bool model_alloc_invalid(struct model *m, u64 r, const union core_state *before)
 {
-	if (r & 0x100)
-		ASSERT_EQ(buddy_core_alloc(&m->p.bc, m->max_order + 1 + (r >> 9) % 64, 0),
+	u64 v = rnd_next(&m->rnd), pool = m->units;
+	unsigned int bit = (r >> 9) % 32;
+
+	switch ((r >> 14) % 8) {
+	case 0:
+		ASSERT_EQ(p_alloc(&m->p, m->max_order + 1 + (r >> 20) % 64, 0),
 			  -EINVAL);
-	else
-		ASSERT_EQ(buddy_core_alloc(&m->p.bc, 0, 1U << ((r >> 9) % 32)), -EINVAL);
+		break;
+	case 1:
+		/* alloc() takes TOPDOWN only: the rest need a request. */
+		if (bit == 0)
+			bit = 1 + (r >> 20) % 31;
+		ASSERT_EQ(p_alloc(&m->p, 0, 1U << bit), -EINVAL);
+		break;
+	case 2:
+		if (bit < 3)
+			bit += 3;
+		ASSERT_EQ(p_alloc_req(&m->p, 1, 1U << bit | (v & 7), 0, 0),
+			  -EINVAL);
+		break;
+	case 3:
+		ASSERT_EQ(p_alloc_req(&m->p, v & 1 ? 0 : pool + 1 + v % pool,
+				      (unsigned int)(v >> 8) & 7 & ~2U, 0, 0),
+			  -EINVAL);
+		break;
+	case 4:
+		/* An empty or inverted range. */
+		ASSERT_EQ(p_alloc_req(&m->p, 1, BUDDY_CORE_ALLOC_RANGE,
+				      v % pool + (v & 1), v % pool), -EINVAL);
+		break;
+	case 5:
+		/* A range past the pool. */
+		ASSERT_EQ(p_alloc_req(&m->p, 1, BUDDY_CORE_ALLOC_RANGE, v % pool,
+				      pool + 1 + (v >> 32) % pool), -EINVAL);
+		break;
+	default:
+		/* A range without the flag. */
+		ASSERT_EQ(p_alloc_req(&m->p, 1, (unsigned int)v & 5,
+				      (r >> 40) % pool, 1 + (r >> 40) % pool),
+			  -EINVAL);
+		break;
+	}
 	m->rejected++;
 	return model_unchanged(m, before);
 }
 
-static bool model_alloc(struct model *m, const struct buddy_core *before)
+/* A random range: the whole pool's 1/8, a few units, or anything. */
+static void model_range(struct model *m, u64 *start, u64 *end)
+{
+	u64 v = rnd_next(&m->rnd), len;
+
+	switch (v % 4) {
+	case 0:
+		len = m->units / 8 ? m->units / 8 : 1;
+		break;
+	case 1:
+		len = 1 + (v >> 8) % 16;
+		break;
+	default:
+		len = 1 + (v >> 8) % m->units;
+		break;
+	}
+	if (len > m->units)
+		len = m->units;
+	*start = (v >> 32) % (m->units - len + 1);
+	*end = *start + len;
+}
+
+static bool model_alloc(struct model *m, const union core_state *before)
 {
 	/* P(order = k) = 2^-(k+1): mostly small blocks, now and then large. */
 	unsigned int order = __builtin_ctzll(rnd_next(&m->rnd) | (1ULL << 40));
+	u64 r = rnd_next(&m->rnd), units, block, start = 0, end = 0, lo, hi;
+	unsigned int flags = 0;
+	u64 free_before = p_free_units(&m->p);
 	s64 ret, want = 0;
 
 	if (order > m->max_order)
 		order = m->max_order;
+	if (m->plain)
+		r |= 0x7f;
+	block = 1ULL << order;
+	units = block;
+	/* Each flag a quarter of the time, independently. */
+	if (!(r & 3))
+		flags |= BUDDY_CORE_ALLOC_TOPDOWN;
+	if (!(r & 0xc))
+		flags |= BUDDY_CORE_ALLOC_RANGE;
+	if (!(r & 0x30)) {
+		flags |= BUDDY_CORE_ALLOC_EXACT;
+		/* Sizes whose smallest block is still 2^order. */
+		units = order ? block / 2 + 1 + (r >> 8) % (block / 2) : 1;
+	}
+	lo = 0;
+	hi = m->units;
+	if (flags & BUDDY_CORE_ALLOC_RANGE) {
+		model_range(m, &start, &end);
+		lo = (start + block - 1) & ~(block - 1);
+		hi = end & ~(block - 1);
+	}
 	if (m->policy)
-		want = model_policy(m, order);
-	ret = buddy_core_alloc(&m->p.bc, order, 0);
+		want = model_policy(m, order, lo, hi,
+				    flags & BUDDY_CORE_ALLOC_TOPDOWN);
+	if (flags & ~BUDDY_CORE_ALLOC_TOPDOWN || r & 0x40)
+		ret = p_alloc_req(&m->p, units, flags, start, end);
+	else
+		ret = p_alloc(&m->p, order, flags);
 	if (m->policy) {
-		ASSERT(ret == want, "alloc(%u) = %" PRId64 ", the policy picks %" PRId64,
-		       order, ret, want);
+		ASSERT(ret == want, "alloc(%" PRIu64 " units, flags %#x, [%" PRIu64
+		       ", %" PRIu64 ")) = %" PRId64 ", the policy picks %" PRId64,
+		       units, flags, start, end, ret, want);
 		m->policy_checks++;
 	}
 	if (ret == -ENOMEM) {
-		ASSERT(!any_window_free(m, order),
-		       "-ENOMEM for order %u with a free aligned window", order);
+		ASSERT(!window_free_in(m, order, lo, hi),
+		       "-ENOMEM for order %u in [%" PRIu64 ", %" PRIu64
+		       ") with a free aligned window", order, start, end);
 		m->enomem++;
+		m->enomem_pool += !(flags & BUDDY_CORE_ALLOC_RANGE);
 		return model_unchanged(m, before);
 	}
 	ASSERT(ret >= 0, "alloc(%u) returned %" PRId64, order, ret);
 	ASSERT(!(ret & ((1LL << order) - 1)), "block %" PRId64 " not aligned to order %u",
 	       ret, order);
-	ASSERT((u64)ret + (1ULL << order) <= m->units, "block %" PRId64 " past the pool",
+	ASSERT((u64)ret + block <= m->units, "block %" PRId64 " past the pool",
 	       ret);
+	if (flags & BUDDY_CORE_ALLOC_RANGE)
+		ASSERT((u64)ret >= start && (u64)ret + block <= end,
+		       "block %" PRId64 " of %" PRIu64 " units outside [%" PRIu64
+		       ", %" PRIu64 ")", ret, block, start, end);
 	ASSERT(window_free(m, ret, order), "block %" PRId64 " order %u overlaps a live one",
 	       ret, order);
-	model_add(m, ret, order);
+	/* EXACT takes exactly @units: the tail is free again at once. */
+	ASSERT_EQ(free_before - p_free_units(&m->p), units);
+	if (flags & BUDDY_CORE_ALLOC_EXACT) {
+		model_add_extent(m, (u64)ret, units);
+		m->ring_off[m->ring_next] = (u64)ret;
+		m->ring_units[m->ring_next] = units;
+		m->ring_next = (m->ring_next + 1) % 8;
+	} else {
+		model_add(m, ret, order);
+	}
+	m->flagged[0] += !!(flags & BUDDY_CORE_ALLOC_TOPDOWN);
+	m->flagged[1] += !!(flags & BUDDY_CORE_ALLOC_RANGE);
+	m->flagged[2] += !!(flags & BUDDY_CORE_ALLOC_EXACT);
 	m->allocs++;
 	return true;
 }
@@ -1518,11 +1821,11 @@ static bool model_step(struct model *m, u64 step)
 {
 	u64 r = rnd_next(&m->rnd);
 	unsigned int kind = r & 0xff;
-	struct buddy_core before;
+	union core_state before;
 	u8 *snap = m->snap;
 	bool ok;
 
-	memcpy(&before, &m->p.bc, sizeof(before));
+	memcpy(&before, &m->p.state, sizeof(before));
 	/* Copying the maps every step would dominate; every 64th is plenty. */
 	if (step % 64)
 		m->snap = NULL;
@@ -1551,14 +1854,16 @@ static void model_fill(struct model *m)
 
 	m->snap = NULL;		/* no map copy to compare with */
 	m->policy = true;
-	for (extra = 0; !m->enomem && extra <= m->units; extra++) {
-		struct buddy_core before;
+	m->plain = true;
+	for (extra = 0; !m->enomem_pool && extra <= m->units; extra++) {
+		union core_state before;
 
-		memcpy(&before, &m->p.bc, sizeof(before));
+		memcpy(&before, &m->p.state, sizeof(before));
 		if (!model_alloc(m, &before))
 			break;
 	}
 	m->snap = snap;
+	m->plain = false;
 	if (extra)
 		printf("    # filled the pool: %" PRIu64 " more calls to -ENOMEM\n",
 		       extra);
@@ -1570,10 +1875,10 @@ static bool model_drain(struct model *m)
 	while (m->live) {
 		u64 i = rnd_next(&m->rnd) % m->live;
 
-		ASSERT_EQ(buddy_core_free(&m->p.bc, m->off[i], m->order[i]), 0);
+		ASSERT_EQ(p_free(&m->p, m->off[i], m->order[i]), 0);
 		model_remove(m, i);
 	}
-	ASSERT_EQ(buddy_core_nr_free(&m->p.bc, m->max_order), 1);
+	ASSERT_EQ(p_nr_free(&m->p, m->max_order), 1);
 	return model_verify(m);
 }
 
@@ -1599,6 +1904,10 @@ static bool model_run(unsigned int max_order, u64 ops, u64 verify_every,
 			       " rejected calls, %" PRIu64 " placements checked\n",
 			       max_order, m.allocs, m.frees, m.enomem, m.wild_frees,
 			       m.rejected, m.policy_checks);
+			printf("    # with TOPDOWN %" PRIu64 ", RANGE %" PRIu64
+			       ", EXACT %" PRIu64 "; EXACT extents freed whole %"
+			       PRIu64 "\n", m.flagged[0], m.flagged[1],
+			       m.flagged[2], m.extent_frees);
 			/*
 			 * The mix must also reach a full pool.  On large pools
 			 * the walk may not get there in @ops steps (it depends
@@ -1606,9 +1915,11 @@ static bool model_run(unsigned int max_order, u64 ops, u64 verify_every,
 			 * 2^max_order allocations succeed first.
 			 */
 			model_fill(&m);
-			EXPECT(m.enomem > 0, "no -ENOMEM after filling the pool");
+			EXPECT(m.enomem_pool > 0, "no -ENOMEM after filling the pool");
 			EXPECT(m.rejected > 0, "no rejected call");
 			EXPECT(m.policy_checks > 0, "no placement checked");
+			EXPECT(m.flagged[0] && m.flagged[1] && m.flagged[2],
+			       "a flag never used");
 			model_drain(&m);
 		}
 	}
@@ -1670,34 +1981,34 @@ static void sparse_nr_free(const struct blk *b, unsigned int n, u64 start,
 	}
 }
 
-static bool expect_sparse(const struct buddy_core *bc, const struct blk *b,
+static bool expect_sparse(const struct pool *bc, const struct blk *b,
 			  unsigned int n)
 {
 	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1] = { 0 }, used = 0;
-	unsigned int max_order = buddy_core_max_order(bc), order, i;
+	unsigned int max_order = p_max_order(bc), order, i;
 	int largest = -ENOMEM;
 
 	sparse_nr_free(b, n, 0, max_order, nr_free);
 	for (i = 0; i < n; i++)
 		used += 1ULL << b[i].order;
-	ASSERT_EQ(buddy_core_free_units(bc), (1ULL << max_order) - used);
+	ASSERT_EQ(p_free_units(bc), (1ULL << max_order) - used);
 	for (order = 0; order <= max_order; order++) {
-		ASSERT(buddy_core_nr_free(bc, order) == nr_free[order],
+		ASSERT(p_nr_free(bc, order) == nr_free[order],
 		       "order %u: %" PRIu64 " free blocks, expected %" PRIu64, order,
-		       buddy_core_nr_free(bc, order), nr_free[order]);
+		       p_nr_free(bc, order), nr_free[order]);
 		if (nr_free[order])
 			largest = order;
 	}
-	ASSERT_EQ(buddy_core_largest_order(bc), largest);
+	ASSERT_EQ(p_largest_order(bc), largest);
 	return true;
 }
 
 /* Allocate one block and check it against the others and the free lists. */
-static bool big_alloc(struct buddy_core *bc, struct blk *b, unsigned int *n,
+static bool big_alloc(struct pool *bc, struct blk *b, unsigned int *n,
 		      unsigned int order)
 {
-	unsigned int max_order = buddy_core_max_order(bc), i;
-	s64 ret = buddy_core_alloc(bc, order, 0);
+	unsigned int max_order = p_max_order(bc), i;
+	s64 ret = p_alloc(bc, order, 0);
 	u64 off = (u64)ret, end = off + (1ULL << order);
 
 	ASSERT(*n < MAX_BLKS, "too many blocks");
@@ -1715,19 +2026,19 @@ static bool big_alloc(struct buddy_core *bc, struct blk *b, unsigned int *n,
 }
 
 /* Free the blocks in a random order, checking the free lists after each. */
-static bool big_free_all(struct buddy_core *bc, struct blk *b, unsigned int *n,
+static bool big_free_all(struct pool *bc, struct blk *b, unsigned int *n,
 			 u64 *rnd)
 {
 	while (*n) {
 		unsigned int i = rnd_next(rnd) % *n;
 
-		ASSERT(buddy_core_free(bc, b[i].off, b[i].order) == 0,
+		ASSERT(p_free(bc, b[i].off, b[i].order) == 0,
 		       "free(%" PRIu64 ", %u) failed", b[i].off, b[i].order);
 		b[i] = b[--(*n)];
 		if (!expect_sparse(bc, b, *n))
 			return false;
 	}
-	ASSERT_EQ(buddy_core_nr_free(bc, buddy_core_max_order(bc)), 1);
+	ASSERT_EQ(p_nr_free(bc, p_max_order(bc)), 1);
 	return true;
 }
 
@@ -1749,17 +2060,17 @@ static bool enabled(const char *name, bool dflt)
 	return env && *env ? *env != '0' : dflt;
 }
 
-static bool slow_check(const struct buddy_core *bc)
+static bool slow_check(const struct pool *bc)
 {
 	double t = now();
 	int ret;
 
 	if (!enabled("BUDDY_SLOW_CHECK", SLOW_CHECK_DEFAULT)) {
-		printf("    # buddy_core_check skipped in this variant\n");
+		printf("    # %s check skipped in this variant\n", bc->ops->name);
 		return true;
 	}
-	ret = buddy_core_check(bc);
-	printf("    # buddy_core_check: %.1f s\n", now() - t);
+	ret = p_check(bc);
+	printf("    # %s check: %.1f s\n", bc->ops->name, now() - t);
 	return EXPECT_EQ(ret, 0);
 }
 
@@ -1768,7 +2079,7 @@ static bool max_order30_body(struct pool *p)
 	static const unsigned int orders[] = {
 		0, 29, 12, 28, 1, 20, 0, 27, 5, 16, 26, 3, 25, 0, 24, 10,
 	};
-	struct buddy_core *bc = &p->bc;
+	struct pool *bc = p;
 	struct blk b[MAX_BLKS];
 	struct snapshot snap;
 	u64 rnd = rnd_init(5);
@@ -1776,20 +2087,20 @@ static bool max_order30_body(struct pool *p)
 
 	ASSERT(expect_sparse(bc, b, 0), "fresh pool");
 	/* Order 30 itself: the whole pool as one block. */
-	ASSERT_EQ(buddy_core_alloc(bc, 30, 0), 0);
-	EXPECT_EQ(buddy_core_free_units(bc), 0);
-	EXPECT_EQ(buddy_core_largest_order(bc), -ENOMEM);
+	ASSERT_EQ(p_alloc(bc, 30, 0), 0);
+	EXPECT_EQ(p_free_units(bc), 0);
+	EXPECT_EQ(p_largest_order(bc), -ENOMEM);
 	take_snapshot(&snap, p);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_alloc(bc, 31, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, 0, 29), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, 1ULL << 29, 29), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, (1ULL << 30) - 1, 0), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, 0, 31), -EINVAL);
+	EXPECT_EQ(p_alloc(bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(bc, 31, 0), -EINVAL);
+	EXPECT_EQ(p_free(bc, 0, 29), -EINVAL);
+	EXPECT_EQ(p_free(bc, 1ULL << 29, 29), -EINVAL);
+	EXPECT_EQ(p_free(bc, (1ULL << 30) - 1, 0), -EINVAL);
+	EXPECT_EQ(p_free(bc, 0, 31), -EINVAL);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
-	ASSERT_EQ(buddy_core_free(bc, 0, 30), 0);
-	EXPECT_EQ(buddy_core_free(bc, 0, 30), -EINVAL);
+	ASSERT_EQ(p_free(bc, 0, 30), 0);
+	EXPECT_EQ(p_free(bc, 0, 30), -EINVAL);
 	ASSERT(expect_sparse(bc, b, 0), "after freeing the whole pool");
 
 	for (i = 0; i < ARRAY_SIZE(orders); i++)
@@ -1799,14 +2110,14 @@ static bool max_order30_body(struct pool *p)
 	take_snapshot(&snap, p);
 	for (i = 0; i < n; i++) {
 		if (b[i].order) {
-			EXPECT_EQ(buddy_core_free(bc, b[i].off + 1, 0), -EINVAL);
-			EXPECT_EQ(buddy_core_free(bc, b[i].off, b[i].order - 1), -EINVAL);
+			EXPECT_EQ(p_free(bc, b[i].off + 1, 0), -EINVAL);
+			EXPECT_EQ(p_free(bc, b[i].off, b[i].order - 1), -EINVAL);
 		}
-		EXPECT_EQ(buddy_core_free(bc, b[i].off, b[i].order + 1), -EINVAL);
-		EXPECT_EQ(buddy_core_free(bc, b[i].off + (1ULL << 30), b[i].order),
+		EXPECT_EQ(p_free(bc, b[i].off, b[i].order + 1), -EINVAL);
+		EXPECT_EQ(p_free(bc, b[i].off + (1ULL << 30), b[i].order),
 			  -EINVAL);
 	}
-	EXPECT_EQ(buddy_core_alloc(bc, 30, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(bc, 30, 0), -ENOMEM);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
 	if (!slow_check(bc))
@@ -1828,36 +2139,36 @@ static bool max_order30_test(void)
 static bool max_order32_body(struct pool *p)
 {
 	const u64 half = 1ULL << 31, units = 1ULL << 32;
-	struct buddy_core *bc = &p->bc;
+	struct pool *bc = p;
 	struct blk b[MAX_BLKS];
 	u64 rnd = rnd_init(6), end = 0;
 	struct snapshot snap;
 	unsigned int n = 0, i;
 	int order;
 
-	ASSERT_EQ(buddy_core_alloc(bc, 32, 0), 0);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
-	ASSERT_EQ(buddy_core_free(bc, 0, 32), 0);
+	ASSERT_EQ(p_alloc(bc, 32, 0), 0);
+	EXPECT_EQ(p_alloc(bc, 0, 0), -ENOMEM);
+	ASSERT_EQ(p_free(bc, 0, 32), 0);
 
 	/* Two halves: whatever the policy, the second starts at 2^31. */
-	ASSERT_EQ(buddy_core_alloc(bc, 31, 0), 0);
-	ASSERT_EQ(buddy_core_alloc(bc, 31, 0), (s64)half);
-	EXPECT_EQ(buddy_core_free_units(bc), 0);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
-	EXPECT_EQ(buddy_core_alloc(bc, 33, 0), -EINVAL);
+	ASSERT_EQ(p_alloc(bc, 31, 0), 0);
+	ASSERT_EQ(p_alloc(bc, 31, 0), (s64)half);
+	EXPECT_EQ(p_free_units(bc), 0);
+	EXPECT_EQ(p_alloc(bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc(bc, 33, 0), -EINVAL);
 	/* 2^31 sign-extended from 32 bits, or with bit 32 set: both refused. */
 	take_snapshot(&snap, p);
-	EXPECT_EQ(buddy_core_free(bc, (u64)(s64)INT32_MIN, 31), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, half + units, 31), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, half, 30), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, half, 32), -EINVAL);
-	EXPECT_EQ(buddy_core_free(bc, units, 0), -EINVAL);
+	EXPECT_EQ(p_free(bc, (u64)(s64)INT32_MIN, 31), -EINVAL);
+	EXPECT_EQ(p_free(bc, half + units, 31), -EINVAL);
+	EXPECT_EQ(p_free(bc, half, 30), -EINVAL);
+	EXPECT_EQ(p_free(bc, half, 32), -EINVAL);
+	EXPECT_EQ(p_free(bc, units, 0), -EINVAL);
 	expect_unchanged(&snap, p);
 	drop_snapshot(&snap);
-	ASSERT_EQ(buddy_core_free(bc, half, 31), 0);
-	EXPECT_EQ(buddy_core_free(bc, half, 31), -EINVAL);
-	EXPECT_EQ(buddy_core_free_units(bc), half);
-	EXPECT_EQ(buddy_core_largest_order(bc), 31);
+	ASSERT_EQ(p_free(bc, half, 31), 0);
+	EXPECT_EQ(p_free(bc, half, 31), -EINVAL);
+	EXPECT_EQ(p_free_units(bc), half);
+	EXPECT_EQ(p_largest_order(bc), 31);
 	b[n++] = (struct blk){ 0, 31 };
 	ASSERT(expect_sparse(bc, b, n), "one half live");
 
@@ -1872,14 +2183,14 @@ static bool max_order32_body(struct pool *p)
 			end = b[i].off + (1ULL << b[i].order);
 	}
 	EXPECT_EQ(end, units);
-	EXPECT_EQ(buddy_core_free_units(bc), 0);
-	EXPECT_EQ(buddy_core_alloc(bc, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_free_units(bc), 0);
+	EXPECT_EQ(p_alloc(bc, 0, 0), -ENOMEM);
 	if (!slow_check(bc))
 		return false;
 	/* The last unit is the only free one: it must come back exactly. */
-	ASSERT_EQ(buddy_core_free(bc, units - 1, 0), 0);
-	EXPECT_EQ(buddy_core_largest_order(bc), 0);
-	ASSERT_EQ(buddy_core_alloc(bc, 0, 0), (s64)(units - 1));
+	ASSERT_EQ(p_free(bc, units - 1, 0), 0);
+	EXPECT_EQ(p_largest_order(bc), 0);
+	ASSERT_EQ(p_alloc(bc, 0, 0), (s64)(units - 1));
 	printf("    # second half at %" PRIu64 ", last unit at %" PRIu64 "\n",
 	       half, units - 1);
 	return big_free_all(bc, b, &n, &rnd);
@@ -1906,6 +2217,14 @@ static bool max_order32_body(struct pool *p)
 #define ORDER32_DEFAULT		false
 #endif
 
+/*
+ * The tree's 2^32 units take 8.2 GiB of nodes, all written by init: 60-80 s
+ * and 8 GiB of a host shared with others, so no variant runs it unless
+ * BUDDY_ORDER32=1 says so.  Its 2^30 pool (2 GiB, the whole check) runs in
+ * every variant; the offsets past 2^31 are the same code on more levels.
+ */
+#define TREE_ORDER32_DEFAULT	false
+
 static bool max_order32_test(void)
 {
 	struct pool p;
@@ -1917,13 +2236,407 @@ static bool max_order32_test(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Placement flags, on both cores */
 
+#define TOPDOWN	BUDDY_CORE_ALLOC_TOPDOWN
+#define RANGE	BUDDY_CORE_ALLOC_RANGE
+#define EXACT	BUDDY_CORE_ALLOC_EXACT
+
+/* TOPDOWN: the highest block of the smallest order that fits. */
+static bool topdown_body(struct pool *p)
+{
+	ASSERT_EQ(p_alloc(p, 0, TOPDOWN), 63);
+	ASSERT_EQ(p_alloc_req(p, 1, TOPDOWN, 0, 0), 62);
+	/* Free now: 0-31, 32-47, 48-55, 56-59, 60-61; order 2 fits 56-59. */
+	EXPECT_EQ(p_alloc(p, 2, TOPDOWN), 56);
+	EXPECT_EQ(p_alloc(p, 1, TOPDOWN), 60);
+	/* Plain allocations still take the lowest of the smallest order. */
+	EXPECT_EQ(p_alloc(p, 0, 0), 48);
+	/* Free: 0-31, 32-47, 49, 50-51, 52-55: the unit, not a higher block. */
+	EXPECT_EQ(p_alloc(p, 0, TOPDOWN), 49);
+	/* No order 3 left: the top half of 32-47, then its bottom half. */
+	EXPECT_EQ(p_alloc(p, 3, TOPDOWN), 40);
+	EXPECT_EQ(p_alloc(p, 3, TOPDOWN), 32);
+	EXPECT_EQ(p_alloc(p, 5, TOPDOWN), 0);
+	EXPECT_EQ(p_alloc(p, 4, TOPDOWN), -ENOMEM);
+	EXPECT_EQ(p_alloc(p, 2, TOPDOWN), 52);
+	EXPECT_EQ(p_check(p), 0);
+	return true;
+}
+
+/* RANGE: inside [start, end), split if a free block straddles it. */
+static bool range_body(struct pool *p)
+{
+	struct snapshot snap;
+
+	EXPECT_EQ(p_alloc_req(p, 4, RANGE, 10, 20), 12);
+	EXPECT_EQ(p_alloc_req(p, 4, RANGE | TOPDOWN, 10, 20), 16);
+	/* 3 units round up to 4; 13..19 holds no aligned 4 now. */
+	take_snapshot(&snap, p);
+	EXPECT_EQ(p_alloc_req(p, 3, RANGE, 10, 20), -ENOMEM);
+	EXPECT_EQ(p_alloc_req(p, 4, RANGE, 10, 13), -ENOMEM);
+	EXPECT_EQ(p_alloc_req(p, 8, RANGE, 9, 24), -ENOMEM);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	/* Still room beside them, and in a one-unit range. */
+	EXPECT_EQ(p_alloc_req(p, 2, RANGE, 10, 20), 10);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 63, 64), 63);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE | TOPDOWN, 0, 64), 62);
+	/* No unit free now: the lowest pair, 8-9 (10-11 went above). */
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 0, 64), 8);
+	/* The whole pool as the range: the plain choice. */
+	EXPECT_EQ(p_alloc_req(p, 16, RANGE, 0, 64), 32);
+	EXPECT_EQ(p_alloc_req(p, 64, RANGE, 0, 64), -ENOMEM);
+	EXPECT_EQ(p_check(p), 0);
+	return true;
+}
+
+/* EXACT: the extent is exactly the units asked for, the tail free at once. */
+static bool exact_body(struct pool *p)
+{
+	struct snapshot snap;
+
+	ASSERT_EQ(p_alloc_req(p, 5, EXACT, 0, 0), 0);
+	EXPECT_EQ(p_free_units(p), 59);
+	/* The tail 5-7 back as 5 (order 0) and 6-7 (order 1). */
+	EXPECT_EQ(p_nr_free(p, 0), 1);
+	EXPECT_EQ(p_nr_free(p, 1), 1);
+	EXPECT_EQ(p_nr_free(p, 2), 0);
+	EXPECT_EQ(p_nr_free(p, 3), 1);
+	EXPECT_EQ(p_check(p), 0);
+	/* The extent is blocks 0-3 and 4: not 0-7, not 0-4 as one block. */
+	take_snapshot(&snap, p);
+	EXPECT_EQ(p_free(p, 0, 3), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 0, 8), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 0, 6), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 1, 4), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 0, 0), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 64, 1), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 60, 5), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, 4, UINT64_MAX), -EINVAL);
+	EXPECT_EQ(p_free_extent(p, UINT64_MAX, 2), -EINVAL);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	EXPECT_EQ(p_free_extent(p, 0, 5), 0);
+	EXPECT_EQ(p_nr_free(p, 6), 1);
+	EXPECT_EQ(p_free_extent(p, 0, 5), -EINVAL);
+
+	/* A piece freed alone: the extent is no longer whole. */
+	ASSERT_EQ(p_alloc_req(p, 7, EXACT, 0, 0), 0);
+	EXPECT_EQ(p_free_units(p), 57);
+	ASSERT_EQ(p_free(p, 4, 1), 0);
+	take_snapshot(&snap, p);
+	EXPECT_EQ(p_free_extent(p, 0, 7), -EINVAL);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	EXPECT_EQ(p_free_extent(p, 0, 4), 0);
+	EXPECT_EQ(p_free(p, 6, 0), 0);
+	EXPECT_EQ(p_nr_free(p, 6), 1);
+
+	/* With TOPDOWN: the highest block of 8, the extent at its start. */
+	ASSERT_EQ(p_alloc_req(p, 5, EXACT | TOPDOWN, 0, 0), 56);
+	EXPECT_EQ(p_alloc(p, 0, TOPDOWN), 61);
+	EXPECT_EQ(p_alloc(p, 1, TOPDOWN), 62);
+	/* All three: a 4-block inside [8, 40), the highest; 3 units of it. */
+	ASSERT_EQ(p_alloc_req(p, 3, EXACT | TOPDOWN | RANGE, 8, 40), 36);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 36, 40), 39);
+	EXPECT_EQ(p_free_units(p), 64 - 5 - 1 - 2 - 3 - 1);
+	EXPECT_EQ(p_check(p), 0);
+	EXPECT_EQ(p_free_extent(p, 36, 3), 0);
+	EXPECT_EQ(p_free(p, 39, 0), 0);
+	EXPECT_EQ(p_free_extent(p, 56, 5), 0);
+	EXPECT_EQ(p_free(p, 61, 0), 0);
+	EXPECT_EQ(p_free_extent(p, 62, 2), 0);
+	EXPECT_EQ(p_nr_free(p, 6), 1);
+	/* A power of two with EXACT is the plain block. */
+	ASSERT_EQ(p_alloc_req(p, 64, EXACT, 0, 0), 0);
+	EXPECT_EQ(p_free(p, 0, 6), 0);
+	EXPECT_EQ(p_check(p), 0);
+	return true;
+}
+
+/* Every bad request: -EINVAL, nothing changed. */
+static bool flags_invalid_body(struct pool *p)
+{
+	struct snapshot snap;
+	unsigned int bit;
+
+	ASSERT_EQ(p_alloc(p, 2, 0), 0);
+	take_snapshot(&snap, p);
+	for (bit = 3; bit < 32; bit++) {
+		EXPECT_EQ(p_alloc_req(p, 1, 1U << bit, 0, 0), -EINVAL);
+		EXPECT_EQ(p_alloc_req(p, 1, (1U << bit) | TOPDOWN | RANGE | EXACT,
+				      0, 8), -EINVAL);
+		EXPECT_EQ(p_alloc(p, 0, 1U << bit), -EINVAL);
+	}
+	/* alloc() has no fields for RANGE or EXACT. */
+	EXPECT_EQ(p_alloc(p, 0, RANGE), -EINVAL);
+	EXPECT_EQ(p_alloc(p, 0, EXACT), -EINVAL);
+	EXPECT_EQ(p_alloc(p, 7, TOPDOWN), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 0, 0, 0, 0), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 0, EXACT, 0, 0), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 65, 0, 0, 0), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, UINT64_MAX, EXACT, 0, 0), -EINVAL);
+	/* Ranges: empty, inverted, past the pool, or without the flag. */
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 8, 8), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 9, 8), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 0, 65), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 64, 65), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE, 0, UINT64_MAX), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, RANGE | EXACT, UINT64_MAX - 1, UINT64_MAX),
+		  -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, 0, 0, 8), -EINVAL);
+	EXPECT_EQ(p_alloc_req(p, 1, EXACT | TOPDOWN, 4, 0), -EINVAL);
+	/* Well formed, but nothing fits: -ENOMEM, also unchanged. */
+	EXPECT_EQ(p_alloc_req(p, 64, EXACT, 0, 0), -ENOMEM);
+	EXPECT_EQ(p_alloc_req(p, 2, RANGE, 0, 4), -ENOMEM);
+	EXPECT_EQ(p_alloc_req(p, 33, EXACT | RANGE, 0, 63), -ENOMEM);
+	expect_unchanged(&snap, p);
+	drop_snapshot(&snap);
+	return EXPECT_EQ(p_check(p), 0);
+}
+
+/* Run @body on a fresh pool of 2^@max_order units of the core under test. */
+static bool on_pool(unsigned int max_order, bool (*body)(struct pool *p))
+{
+	struct pool p;
+
+	if (pool_init(&p, max_order))
+		body(&p);
+	pool_release(&p);
+	return true;
+}
+
+static bool topdown_test(void)
+{
+	return on_pool(6, topdown_body);
+}
+
+static bool range_test(void)
+{
+	return on_pool(6, range_body);
+}
+
+static bool exact_test(void)
+{
+	return on_pool(6, exact_body);
+}
+
+static bool flags_invalid_test(void)
+{
+	return on_pool(6, flags_invalid_body);
+}
+
+/*
+ * Both cores make the same choices: run one random sequence of calls with
+ * every flag on a pool of each, and compare every result and the counters.
+ */
+static bool cores_agree_test(void)
+{
+	const struct buddy_core_ops *saved = cur_ops;
+	struct pool a, b;
+	u64 rnd = rnd_init(9), off[512], units[512], i;
+	unsigned int n = 0, order;
+
+	cur_ops = &buddy_core_bitmap_ops;
+	if (!pool_init(&a, 12))
+		goto out;
+	cur_ops = &buddy_tree_ops;
+	if (!pool_init(&b, 12))
+		goto out;
+	for (i = 0; i < 200000; i++) {
+		u64 r = rnd_next(&rnd), start = 0, end = 0, u;
+		unsigned int flags = r & 7;
+		s64 ra, rb;
+
+		if (n && (n == 512 || r & 0x100)) {
+			u64 k = (r >> 9) % n;
+
+			ASSERT_EQ(p_free_extent(&a, off[k], units[k]), 0);
+			ASSERT_EQ(p_free_extent(&b, off[k], units[k]), 0);
+			off[k] = off[--n];
+			units[k] = units[n];
+			continue;
+		}
+		order = __builtin_ctzll(rnd_next(&rnd) | (1ULL << 12));
+		u = flags & EXACT ? 1 + (r >> 20) % (1ULL << order) :
+				    1ULL << order;
+		if (flags & RANGE) {
+			start = (r >> 32) % 4096;
+			end = start + 1 + (r >> 44) % (4096 - start);
+		}
+		ra = p_alloc_req(&a, u, flags, start, end);
+		rb = p_alloc_req(&b, u, flags, start, end);
+		ASSERT(ra == rb, "step %" PRIu64 ": alloc(%" PRIu64 ", %#x, [%"
+		       PRIu64 ", %" PRIu64 ")): bitmap %" PRId64 ", tree %" PRId64,
+		       i, u, flags, start, end, ra, rb);
+		ASSERT_EQ(p_free_units(&a), p_free_units(&b));
+		if (ra >= 0) {
+			off[n] = (u64)ra;
+			units[n++] = flags & EXACT ? u : 1ULL << buddy_core_order_for(u);
+		}
+		if (i % 4096 == 0)
+			for (order = 0; order <= 12; order++)
+				ASSERT_EQ(p_nr_free(&a, order), p_nr_free(&b, order));
+	}
+	EXPECT_EQ(p_check(&a), 0);
+	EXPECT_EQ(p_check(&b), 0);
+out:
+	pool_release(&a);
+	pool_release(&b);
+	cur_ops = saved;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tree's own encoding */
+
+static bool tree_meta_size_test(void)
+{
+	unsigned int order, s;
+
+	for (order = 0; order <= 40; order++) {
+		u64 want = 0;
+
+		for (s = 0; s <= order; s++)
+			want += (1ULL << (order - s)) * (s < 8 ? 1 : 8);
+		EXPECT(buddy_tree_meta_size(order) == want,
+		       "tree meta_size(%u) = %zu, expected %" PRIu64, order,
+		       buddy_tree_meta_size(order), want);
+	}
+	printf("    # tree: %.4f bytes per unit at 2^20\n",
+	       (double)buddy_tree_meta_size(20) / (1 << 20));
+	EXPECT(buddy_tree_meta_size(BUDDY_TREE_MAX_ORDER) > (1ULL << 62),
+	       "tree meta_size(62) = %zu", buddy_tree_meta_size(BUDDY_TREE_MAX_ORDER));
+	EXPECT_EQ(buddy_tree_meta_size(BUDDY_TREE_MAX_ORDER + 1), 0);
+	EXPECT_EQ(buddy_tree_meta_size(UINT_MAX), 0);
+	return true;
+}
+
+static bool tree_init_invalid_test(void)
+{
+	u64 meta[128];
+	size_t need = buddy_tree_meta_size(8), i;
+	struct buddy_tree bt, untouched;
+	char *bytes = (char *)meta;
+
+	memset(&bt, 0x5a, sizeof(bt));
+	memcpy(&untouched, &bt, sizeof(bt));
+	ASSERT(need <= sizeof(meta) - 8, "meta_size(8) = %zu", need);
+	EXPECT_EQ(buddy_tree_init(&bt, 8, NULL, need), -EINVAL);
+	EXPECT_EQ(buddy_tree_init(&bt, 8, meta, need - 1), -EINVAL);
+	EXPECT_EQ(buddy_tree_init(&bt, 8, meta, 0), -EINVAL);
+	EXPECT_EQ(buddy_tree_init(&bt, BUDDY_TREE_MAX_ORDER + 1, meta, SIZE_MAX),
+		  -EINVAL);
+	for (i = 1; i < 8; i++)
+		EXPECT(buddy_tree_init(&bt, 8, bytes + i, need) == -EINVAL,
+		       "misaligned by %zu accepted", i);
+	EXPECT(!memcmp(&bt, &untouched, sizeof(bt)), "failed init wrote the pool");
+	ASSERT_EQ(buddy_tree_init(&bt, 8, bytes + 8, need), 0);
+	EXPECT_EQ(buddy_tree_free_units(&bt), 256);
+	EXPECT_EQ(buddy_tree_largest_order(&bt), 8);
+	EXPECT_EQ(buddy_tree_check(&bt), 0);
+	ASSERT_EQ(buddy_tree_init(&bt, 0, meta, 1), 0);
+	EXPECT_EQ(buddy_tree_alloc(&bt, 0, 0), 0);
+	EXPECT_EQ(buddy_tree_largest_order(&bt), -ENOMEM);
+	EXPECT_EQ(buddy_tree_free(&bt, 0, 0), 0);
+	return EXPECT_EQ(buddy_tree_check(&bt), 0);
+}
+
+/* Node @i of order @s, through the layout buddy_tree.h documents. */
+static u64 *tree_node64(struct buddy_tree *bt, unsigned int s, u64 i)
+{
+	return (u64 *)bt->levels[s] + i;
+}
+
+static u8 *tree_node8(struct buddy_tree *bt, unsigned int s, u64 i)
+{
+	return (u8 *)bt->levels[s] + i;
+}
+
+/*
+ * The encoding, and buddy_tree_check() catching each way a node can lie.
+ * Pool of 2^10 units: orders 0..7 in bytes, 8..10 in u64.
+ */
+static bool tree_nodes_body(struct pool *p)
+{
+	struct buddy_tree *bt = &p->bt;
+	struct { unsigned int s; u64 i, v; const char *what; } bad[] = {
+		{ 10, 0, 1ULL << 10, "root whole with blocks live" },
+		{ 9, 0, 0, "a split node missing its children's orders" },
+		{ 8, 0, 1ULL << 7 | 1, "a split node with an order too many" },
+		{ 3, 0, 0, "an allocated node read as split-full" },
+		{ 2, 2, 0xff, "a byte node out of its orders" },
+		{ 0, 0, 1, "a live unit read whole" },
+		{ 0, 1, 0, "a free unit read allocated" },
+		{ 1, 4, 0, "a node below an allocated block not whole" },
+		{ 9, 1, 0, "the free half read split-full" },
+	};
+	unsigned int k;
+
+	ASSERT_EQ(p_alloc(p, 0, 0), 0);
+	ASSERT_EQ(p_alloc(p, 3, 0), 8);
+	/* Unit 0 allocated (0), unit 1 free (1): their parent holds {0}. */
+	EXPECT_EQ(*tree_node8(bt, 0, 0), 0);
+	EXPECT_EQ(*tree_node8(bt, 0, 1), 1);
+	EXPECT_EQ(*tree_node8(bt, 1, 0), 1);
+	EXPECT_EQ(*tree_node8(bt, 3, 1), buddy_tree_allocated(3));
+	EXPECT_EQ(*tree_node8(bt, 1, 3), 2);	/* below the live 8: whole */
+	EXPECT_EQ(*tree_node64(bt, 9, 1), 1ULL << 9);
+	/* The root: orders 0, 1, 2 (2-3, 4-7), 4, 5, ... 9. */
+	EXPECT_EQ(*tree_node64(bt, 10, 0), 0x3f7ULL);
+	EXPECT_EQ(buddy_tree_root_orders(bt), 0x3f7ULL);
+	for (k = 0; k < ARRAY_SIZE(bad); k++) {
+		u64 old;
+
+		if (bad[k].s < BUDDY_TREE_BYTE_LEVELS) {
+			old = *tree_node8(bt, bad[k].s, bad[k].i);
+			*tree_node8(bt, bad[k].s, bad[k].i) = (u8)bad[k].v;
+		} else {
+			old = *tree_node64(bt, bad[k].s, bad[k].i);
+			*tree_node64(bt, bad[k].s, bad[k].i) = bad[k].v;
+		}
+		EXPECT(p_check(p) == -EUCLEAN, "check missed %s", bad[k].what);
+		if (bad[k].s < BUDDY_TREE_BYTE_LEVELS)
+			*tree_node8(bt, bad[k].s, bad[k].i) = (u8)old;
+		else
+			*tree_node64(bt, bad[k].s, bad[k].i) = old;
+		ASSERT_EQ(p_check(p), 0);
+	}
+	bt->nr_free[4]++;
+	EXPECT_EQ(p_check(p), -EUCLEAN);
+	bt->nr_free[4]--;
+	bt->free_units--;
+	EXPECT_EQ(p_check(p), -EUCLEAN);
+	bt->free_units++;
+	/* A corrupted walk down: the order's bit leads to no whole block. */
+	*tree_node64(bt, 9, 1) = 0;
+	*tree_node64(bt, 10, 0) |= 1ULL << 9;
+	EXPECT_EQ(p_alloc(p, 9, 0), -EUCLEAN);
+	return true;
+}
+
+static bool tree_nodes_test(void)
+{
+	const struct buddy_core_ops *saved = cur_ops;
+
+	cur_ops = &buddy_tree_ops;
+	on_pool(10, tree_nodes_body);
+	cur_ops = saved;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* @both: runs once per core (cur_ops), else on the bitmap core alone. */
 struct test_case {
 	const char *name;
 	bool (*fn)(void);
+	bool both;
 };
 
-#define TEST(fn) { #fn, fn }
+#define TEST(fn) { #fn, fn, false }
+#define BOTH(fn) { #fn, fn, true }
 
 static const struct test_case tests[] = {
 	TEST(build_variant_test),
@@ -1931,21 +2644,33 @@ static const struct test_case tests[] = {
 	TEST(meta_size_test),
 	TEST(init_invalid_test),
 	TEST(layout_test),
-	TEST(tiny_pool_test),
-	TEST(alloc_errors_test),
-	TEST(free_errors_test),
+	TEST(tree_meta_size_test),
+	TEST(tree_init_invalid_test),
+	TEST(tree_nodes_test),
+	BOTH(tiny_pool_test),
+	BOTH(alloc_errors_test),
+	BOTH(free_errors_test),
 	TEST(order_for_test),
-	TEST(meta_bounds_test),
-	TEST(coalesce_test),
-	TEST(best_fit_test),
-	TEST(policy_test),
+	BOTH(meta_bounds_test),
+	BOTH(coalesce_test),
+	BOTH(best_fit_test),
+	BOTH(policy_test),
+	BOTH(topdown_test),
+	BOTH(range_test),
+	BOTH(exact_test),
+	BOTH(flags_invalid_test),
+	TEST(cores_agree_test),
 	TEST(check_detects_test),
 	TEST(alloc_corrupt_test),
-	TEST(fill_drain_test),
-	TEST(random_checked_test),
-	TEST(random_model_test),
-	TEST(max_order30_test),
-	TEST(max_order32_test),
+	BOTH(fill_drain_test),
+	BOTH(random_checked_test),
+	BOTH(random_model_test),
+	BOTH(max_order30_test),
+	BOTH(max_order32_test),
+};
+
+static const struct buddy_core_ops *const cores[] = {
+	&buddy_core_bitmap_ops, &buddy_tree_ops,
 };
 
 static u64 parse_u64(const char *s, const char *what)
@@ -1987,27 +2712,36 @@ int main(int argc, char **argv)
 
 	only = getenv("BUDDY_ONLY");
 	for (i = 0; i < ARRAY_SIZE(tests); i++) {
-		double t = now();
+		unsigned int c;
 
-		if (only && !strstr(tests[i].name, only))
-			continue;
-		/* Not part of this variant at all: see max_order32_test(). */
-		if (tests[i].fn == max_order32_test &&
-		    !enabled("BUDDY_ORDER32", ORDER32_DEFAULT))
-			continue;
-		test_errors = 0;
-		tests[i].fn();
-		t = now() - t;
-		if (t >= 0.1)
-			printf("    # %.1f s\n", t);
-		if (test_errors > 8)
-			printf("    # %u failed checks in all\n", test_errors);
-		printf("%s %u %s\n", test_errors ? "not ok" : "ok", i + 1, tests[i].name);
-		if (test_errors)
-			failed++;
-		else
-			passed++;
+		for (c = 0; c < (tests[i].both ? ARRAY_SIZE(cores) : 1); c++) {
+			double t = now();
+
+			cur_ops = cores[c];
+			if (only && !strstr(tests[i].name, only))
+				continue;
+			/* Not part of this variant at all: see max_order32_test(). */
+			if (tests[i].fn == max_order32_test &&
+			    !enabled("BUDDY_ORDER32", cur_ops == &buddy_tree_ops ?
+				     TREE_ORDER32_DEFAULT : ORDER32_DEFAULT))
+				continue;
+			test_errors = 0;
+			tests[i].fn();
+			t = now() - t;
+			if (t >= 0.1)
+				printf("    # %.1f s\n", t);
+			if (test_errors > 8)
+				printf("    # %u failed checks in all\n", test_errors);
+			printf("%s %u %s%s%s\n", test_errors ? "not ok" : "ok", i + 1,
+			       tests[i].name, tests[i].both ? " " : "",
+			       tests[i].both ? cur_ops->name : "");
+			if (test_errors)
+				failed++;
+			else
+				passed++;
+		}
 	}
+	cur_ops = &buddy_core_bitmap_ops;
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
