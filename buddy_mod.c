@@ -129,7 +129,8 @@ struct buddy_device {
 	bool ready;
 	struct kmem_cache *blocks;
 	struct buddy_counters __percpu *stats;
-	atomic64_t used_bytes;
+	/* Written by every operation: away from the fields they only read. */
+	atomic64_t used_bytes ____cacheline_aligned_in_smp;
 	atomic64_t peak_used_bytes;
 	struct dentry *debugfs;
 	struct miscdevice misc;
