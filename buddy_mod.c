@@ -877,16 +877,15 @@ static int __init buddy_init(void)
 	buddy.blocks = KMEM_CACHE(buddy_block, 0);
 	buddy.stats = alloc_percpu(struct buddy_counters);
 	if (!buddy.blocks || !buddy.stats) {
+		pr_err("no memory for the block cache and the per-CPU counters\n");
 		ret = -ENOMEM;
 		goto free_caches;
 	}
+	/* It logs what failed. */
 	ret = buddy_pool_init(&buddy.pool, &buddy_pool_bitmap_core, max_order,
 			      READ_ONCE(percpu_cache));
-	if (ret) {
-		pr_err("cannot set up the allocator for 2^%u units: %d\n",
-		       max_order, ret);
+	if (ret)
 		goto free_caches;
-	}
 	ret = pool_reserve();
 	if (ret)
 		goto destroy_pool;

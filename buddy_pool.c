@@ -3,6 +3,8 @@
  * buddy_pool: an allocator core behind a spinlock, with per-CPU caches of
  * small free blocks (see buddy_pool.h for the rules and the locking).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/err.h>
@@ -460,7 +462,8 @@ static int buddy_pool_cpu_dead(unsigned int cpu, struct hlist_node *node)
  * Sleeps: allocates the core and the caches and registers a CPU hotplug
  * state (one of the kernel's dynamic ones) for the pool.
  *
- * Return: 0, or a negative errno with nothing left allocated.
+ * Return: 0, or a negative errno with nothing left allocated and one line
+ * in the kernel log saying what failed.
  */
 int buddy_pool_init(struct buddy_pool *pool,
 		    const struct buddy_pool_core_ops *ops,
@@ -478,10 +481,17 @@ int buddy_pool_init(struct buddy_pool *pool,
 	pool->max_order = max_order;
 	pool->cache_on = cache_on;
 	pool->core = ops->create(max_order);
-	if (IS_ERR(pool->core))
-		return PTR_ERR(pool->core);
+	if (IS_ERR(pool->core)) {
+		ret = PTR_ERR(pool->core);
+		pr_err("%s for the %s allocator of 2^%u units\n",
+		       ret == -ENOMEM ? "no memory" : "no valid parameters",
+		       ops->name, max_order);
+		return ret;
+	}
 	pool->pcp = alloc_percpu(struct buddy_pool_pcp);
 	if (!pool->pcp) {
+		pr_err("no memory for the per-CPU caches (%zu bytes a CPU)\n",
+		       sizeof(struct buddy_pool_pcp));
 		ret = -ENOMEM;
 		goto destroy_core;
 	}
@@ -490,13 +500,17 @@ int buddy_pool_init(struct buddy_pool *pool,
 	/* Teardown in the PREPARE section runs once the CPU is dead. */
 	ret = cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, "buddy/pool:dead",
 				      NULL, buddy_pool_cpu_dead);
-	if (ret < 0)
+	if (ret < 0) {
+		pr_err("cannot set up a CPU hotplug state: %d\n", ret);
 		goto free_pcp;
+	}
 	pool->cpuhp_state = ret;
 	ret = cpuhp_state_add_instance_nocalls(pool->cpuhp_state,
 					       &pool->cpuhp_node);
-	if (ret)
+	if (ret) {
+		pr_err("cannot add to the CPU hotplug state: %d\n", ret);
 		goto remove_state;
+	}
 	return 0;
 
 remove_state:

@@ -370,10 +370,11 @@ static int gen_w2(struct bench_work *w, struct rnd_state *rnd)
 		err = -EINVAL;
 		goto out;
 	}
-	pr_info("# W2: filled to %llu units (%llu%% of the pool; budget %llu = 60%%) in %u untimed allocations; then %u timed ops with %llu..%llu units live, %llu%% of the pool on average\n",
-		fill_units, div64_u64(fill_units * 100, bench_units), budget,
-		w->nfill, churn, min_units, max_units,
-		div64_u64(div64_u64(sum_units, churn) * 100, bench_units));
+	fill_units = div64_u64(fill_units * 1000, bench_units);
+	sum_units = div64_u64(div64_u64(sum_units, churn) * 1000, bench_units);
+	pr_info("# W2: filled to %llu.%llu%% of the pool (budget %llu units = 60%%) in %u untimed allocations; then %u timed ops with %llu..%llu units live, %llu.%llu%% of the pool on average\n",
+		fill_units / 10, fill_units % 10, budget, w->nfill, churn,
+		min_units, max_units, sum_units / 10, sum_units % 10);
 out:
 	kvfree(live);
 	kvfree(spare);
