@@ -45,7 +45,10 @@ runner=$!
 # Find our qemu by its -name, then sample its threads while the guest works.
 qpid=""
 for _ in $(seq 1 120); do
-	qpid=$(pgrep -f -- "-name $name," | head -1)
+	# qemu itself, not the scripts whose arguments hold the same words.
+	for p in $(pgrep -f -- "-name $name,"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = qemu-system-x86 ] && qpid=$p
+	done
 	[ -n "$qpid" ] && break
 	kill -0 "$runner" 2>/dev/null || break
 	sleep 0.5

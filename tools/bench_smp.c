@@ -17,8 +17,8 @@
  * runs the threads for S seconds (default 1) from a common start; its
  * figure is the ops of all threads over the time the slowest took.  Each
  * figure is the median of N runs (default 5), the runs of every mode,
- * thread count and cache setting taking turns, so that a busy host slows
- * them alike.  The caches are switched through
+ * thread count and cache setting taking turns (caches on first in every
+ * other run), so that a busy host slows them alike.  The caches are switched through
  * /sys/module/buddy/parameters/percpu_cache.
  *
  * Prints a table of ops/s per mode, cache setting and thread count, the
@@ -324,7 +324,9 @@ int main(int argc, char **argv)
 	       cpus, info.pool_size, unit, seconds, runs);
 	printf("# one op = one allocation or free (orders 0..3 in turn) or one getppid(); thread i pinned to CPU i, each with its own open file\n");
 	for (r = 0; r < runs; r++) {
-		for (on = 1; on >= 0; on--) {
+		/* Caches on first in even runs, off first in odd ones. */
+		for (int k = 0; k < 2; k++) {
+			on = (r + k + 1) % 2;
 			if (set_cache(on)) {
 				fprintf(stderr, "bench_smp: cannot write %s: %s\n",
 					PARAM, strerror(errno));
