@@ -7,14 +7,17 @@
 #
 #   smp-hotplug.sh SMP_STRESS SECONDS SEED [SMP_STRESS OPTIONS...]
 #
-# Runs smp_stress for SECONDS and meanwhile, once a second, takes CPU 1
-# offline (echo 0 > /sys/devices/system/cpu/cpu1/online) and back, and every
-# other round turns the per-CPU caches off and on again at runtime
-# (/sys/module/buddy/parameters/percpu_cache).  Each offline checks that
-# debugfs percpu shows CPU 1 offline with nothing cached: its cache was
-# drained by the pool's cpuhp dead callback.  Each caches-off checks that no
-# CPU has anything cached.  Ends with smp_stress's checks plus these as one
-# "N passed, N failed" line.
+# First, with nothing else running: smp_stress --fill-cache 1 leaves blocks
+# in CPU 1's cache, and taking CPU 1 offline
+# (echo 0 > /sys/devices/system/cpu/cpu1/online) must leave debugfs percpu
+# showing it offline with nothing cached, which only the pool's cpuhp dead
+# callback does (nothing reads INFO in between, whose drain would too).
+# Then smp_stress runs for SECONDS and meanwhile, once a second, CPU 1 goes
+# offline and back, and every other round the per-CPU caches are turned off
+# and on again at runtime (/sys/module/buddy/parameters/percpu_cache): each
+# offline must leave CPU 1's cache empty, each caches-off every cache, and
+# smp_stress's own checks (no block with two owners, pool whole) must hold.
+# Ends with smp_stress's checks plus these as one "N passed, N failed" line.
 set -u
 
 stress=$1
@@ -51,6 +54,22 @@ if [ ! -w "$cpu1" ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+
+# The dead callback alone, on a quiet pool.
+"$stress" --fill-cache 1 >"$log" 2>&1
+check $? "smp_stress --fill-cache 1: $(tr '\n' ' ' <"$log")"
+before=$(cpu1_state)
+check "$([ "${before#* }" -gt 0 ]; echo $?)" "CPU 1's cache holds blocks after --fill-cache 1 (online/cached: $before)"
+up=0
+echo 0 >"$cpu1" || up=1
+check "$up" "quiet pool: echo 0 > $cpu1"
+after=$(cpu1_state)
+check "$([ "$after" = "0 0" ]; echo $?)" \
+	"quiet pool: CPU 1 offline, its cache drained by the dead callback (before: $before; after: $after)"
+quiet="online/cached before: $before, after offline: $after"
+up=0
+echo 1 >"$cpu1" || up=1
+check "$up" "quiet pool: echo 1 > $cpu1"
 
 "$stress" --seconds "$seconds" --seed "$seed" "$@" >"$log" 2>&1 &
 pid=$!
@@ -102,6 +121,7 @@ fi
 [ "$rc" = 0 ] || [ -z "$summary" ] || [ "${summary#* passed, }" != "0 failed" ] ||
 	check 1 "smp_stress exited with status $rc"
 check "$([ "$offlined" -gt 0 ]; echo $?)" "CPU 1 went offline during the run ($offlined times)"
+echo "# hotplug, quiet pool: CPU 1 $quiet"
 echo "# hotplug: $rounds rounds, CPU 1 offline $offlined times ($had_cached with blocks in its cache just before), caches toggled $toggles times"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
