@@ -120,7 +120,8 @@ bench-smp:
 
 # SMP stress on Debian's 6.12 in qemu (-smp 2): tools/smp_stress.c, processes
 # and threads allocating, mapping, stamping and freeing at once, with the
-# default pool and a 256 MiB pool reserved at boot (scripts/smp-stress.sh).
+# default pool, a 256 MiB pool reserved at boot, and the default pool while
+# CPU 1 goes offline and back (scripts/smp-stress.sh).
 # STRESS_ARGS for the script, e.g. "--seconds 10 --seed 1 default".
 STRESS_ARGS ?=
 .PHONY: stress
