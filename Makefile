@@ -17,6 +17,7 @@
 #   make bench-kernel    in UML: buddy_core against gpu_buddy, gen_pool, alloc_pages
 #   make bench-ioctl     in UML: single ioctls against batches
 #   make bench-core      userspace: instructions/op (callgrind), ns/op, fragmentation
+#   make bench-smp       in qemu -smp 2: 1 and 2 threads, per-CPU caches on and off
 #   make check-qemu      end to end on Debian's own 6.12 kernel under qemu (default
 #                        pool, then 256 MiB reserved at boot) + Debian header builds
 #   make check-debug     KUnit, end to end, fault injection, ioctl fuzzer on the
@@ -122,9 +123,19 @@ BENCH_CORE_ARGS ?=
 bench-core:
 	$(MAKE) -C tools bench-core BENCH_CORE_ARGS="$(BENCH_CORE_ARGS)"
 
+# Throughput of 1 and 2 threads on Debian's 6.12 in qemu -smp 2 (multi-threaded
+# TCG, checked), per-CPU caches on and off in one boot, beside a getppid()
+# loop (scripts/bench-smp.sh, tools/bench_smp.c).  BENCH_SMP_ARGS, e.g.
+# "--seconds 0.2 --runs 1" for a smoke run.
+BENCH_SMP_ARGS ?=
+.PHONY: bench-smp
+bench-smp:
+	scripts/bench-smp.sh $(BENCH_SMP_ARGS)
+
 # SMP stress on Debian's 6.12 in qemu (-smp 2): tools/smp_stress.c, processes
 # and threads allocating, mapping, stamping and freeing at once, with the
-# default pool and a 256 MiB pool reserved at boot (scripts/smp-stress.sh).
+# default pool, a 256 MiB pool reserved at boot, and the default pool while
+# CPU 1 goes offline and back (scripts/smp-stress.sh).
 # STRESS_ARGS for the script, e.g. "--seconds 10 --seed 1 default".
 STRESS_ARGS ?=
 .PHONY: stress

@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * buddy: a physically contiguous pool behind /dev/buddy, managed by the
- * buddy_core allocator.  Userspace allocates and frees blocks by ioctl
- * (include/uapi/linux/buddy.h) and maps them with mmap(); every block
- * belongs to the open file that allocated it and is freed when that file is
- * released.
+ * buddy: a physically contiguous pool behind /dev/buddy, managed by a
+ * buddy_pool (buddy_pool.h: the buddy_core allocator behind a spinlock,
+ * with per-CPU caches of small free blocks).  Userspace allocates and frees
+ * blocks by ioctl (include/uapi/linux/buddy.h) and maps them with mmap();
+ * every block belongs to the open file that allocated it and is freed when
+ * that file is released.
  *
  * The pool comes from alloc_pages() (up to the page allocator's largest
  * block), or with phys_base from a physical range reserved at boot with
  * memmap=SIZE$BASE.
  *
- * Locking: pool.lock (a mutex) serialises every call into buddy_core, every
- * change to a file's block table and every block's map count, so a block is
- * in the core's "live" state exactly when one file's table holds it.  It is
- * taken under mmap_lock (mmap, vm_ops) and so is never held across
- * copy_{to,from}_user(), which may take mmap_lock.  The statistics are
- * written under the lock and read without it (debugfs, see read_snapshot()).
+ * Locking: each open file has a mutex, bf->lock, over its block table, its
+ * byte count and its blocks' map counts, so a block is in the pool's "live"
+ * state exactly when one file's table holds it: ALLOC inserts a block only
+ * after the pool gave it out, and FREE erases it from the table before
+ * giving it back, so a block in a per-CPU cache is in no table and can be
+ * neither freed again nor mapped.  bf->lock is taken under mmap_lock (mmap,
+ * vm_ops) and so is never held across copy_{to,from}_user(), which may take
+ * mmap_lock.  The pool has its own spinlocks inside (buddy_pool.h), taken
+ * under bf->lock, never around a sleeping allocation or an xarray insert.
+ * Files share nothing else: the counters are per CPU, or atomic.
  *
  * Lifetime of a mapped block: each mapping holds a reference on the file,
  * so the file is released only after its last mapping is gone, and FREE
@@ -26,6 +31,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -38,6 +45,7 @@
 #include <linux/mutex.h>
 #include <linux/nospec.h>
 #include <linux/sched.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string_helpers.h>
@@ -45,7 +53,7 @@
 #include <linux/xarray.h>
 #include <linux/buddy.h>
 
-#include "buddy_core.h"
+#include "buddy_pool.h"
 
 /* 6.8 renamed MAX_ORDER (one past the largest order) to MAX_PAGE_ORDER. */
 #ifndef MAX_PAGE_ORDER
@@ -77,29 +85,24 @@ MODULE_PARM_DESC(max_bytes_per_file,
 #define BUDDY_ALLOC_FLAGS_VALID	0U
 
 /**
- * struct buddy_counters - what debugfs stats reports beyond the core's state
+ * struct buddy_counters - one CPU's share of what debugfs stats reports
  * @allocs: successful allocations
  * @frees: blocks freed, by BUDDY_IOC_FREE or on release
  * @alloc_failures: allocations that found no free block
- * @live_blocks: blocks allocated now
- * @used_bytes: bytes in allocated blocks now
- * @peak_used_bytes: the most @used_bytes has been when an allocation
- *                   reached its caller (an undone one does not count)
+ *
+ * Each CPU adds to its own; a reader sums them (an allocation undone on one
+ * CPU may have been counted on another, so one CPU's figure can wrap; the
+ * sums are right).  live_blocks is allocs - frees.
  */
 struct buddy_counters {
 	u64 allocs;
 	u64 frees;
 	u64 alloc_failures;
-	u64 live_blocks;
-	u64 used_bytes;
-	u64 peak_used_bytes;
 };
 
 /**
- * struct buddy_pool - the one pool this module manages
- * @lock: serialises @core and every file's block table
- * @core: the allocator, in units of @unit_shift
- * @meta: @core's maps
+ * struct buddy_device - the one pool this module manages, and its device
+ * @pool: the allocator, in units of @unit_shift
  * @pages: the pool's memory, 2^@page_order pages from alloc_pages(), or
  *         NULL for a pool at phys_base
  * @page_order: order of @pages
@@ -107,40 +110,73 @@ struct buddy_counters {
  * @pfn: the pool's first page frame
  * @size: bytes managed (may be less than the pages hold)
  * @unit_shift: log2 of the unit size
- * @stats: counters for debugfs
+ * @ready: @pool is set up, so percpu_cache may reach it; under
+ *         kernel_param_lock(THIS_MODULE)
+ * @blocks: where struct buddy_block comes from
+ * @stats: per-CPU counters for debugfs
+ * @used_bytes: bytes in allocated blocks now
+ * @peak_used_bytes: the most @used_bytes has been when an allocation
+ *                   reached its caller (an undone one does not count)
  * @debugfs: the buddy/ debugfs directory
  * @misc: /dev/buddy
+ * @files_lock: guards @files and @last_file_id
  * @files: every open file (struct buddy_file.node), in opening order, for
- *         debugfs blocks; under @lock
- * @last_file_id: the id the newest open file got; under @lock
+ *         debugfs blocks
+ * @last_file_id: the id the newest open file got
  */
-struct buddy_pool {
-	struct mutex lock;	/* the core, all block tables, @files */
-	struct buddy_core core;
-	void *meta;
+struct buddy_device {
+	struct buddy_pool pool;
 	struct page *pages;
 	unsigned int page_order;
 	void *vaddr;
 	unsigned long pfn;
 	u64 size;
 	unsigned int unit_shift;
-	struct buddy_counters stats;
+	bool ready;
+	struct kmem_cache *blocks;
+	struct buddy_counters __percpu *stats;
+	/* Written by every operation: away from the fields they only read. */
+	atomic64_t used_bytes ____cacheline_aligned_in_smp;
+	atomic64_t peak_used_bytes;
 	struct dentry *debugfs;
 	struct miscdevice misc;
+	struct mutex files_lock;	/* @files, @last_file_id */
 	struct list_head files;
 	u64 last_file_id;
 };
 
-static struct buddy_pool pool = {
-	.lock = __MUTEX_INITIALIZER(pool.lock),
-	.files = LIST_HEAD_INIT(pool.files),
+static struct buddy_device buddy = {
+	.files_lock = __MUTEX_INITIALIZER(buddy.files_lock),
+	.files = LIST_HEAD_INIT(buddy.files),
 };
+
+/* percpu_cache=0 sends every allocation and free straight to the core. */
+static bool percpu_cache = true;
+
+static int percpu_cache_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_bool(val, kp);
+
+	/* Called under kernel_param_lock(THIS_MODULE), as init and exit set ready. */
+	if (!ret && buddy.ready)
+		buddy_pool_set_cache(&buddy.pool, percpu_cache);
+	return ret;
+}
+
+static const struct kernel_param_ops percpu_cache_ops = {
+	.set = percpu_cache_set,
+	.get = param_get_bool,
+};
+module_param_cb(percpu_cache, &percpu_cache_ops, &percpu_cache, 0644);
+MODULE_PARM_DESC(percpu_cache,
+		 "Per-CPU caches of free blocks of orders 0..3 (default 1); writable at runtime, 0 drains them");
 
 /**
  * struct buddy_file - what one open file description owns
+ * @lock: guards @blocks, @bytes and the map counts of its blocks
  * @blocks: its live blocks (struct buddy_block), indexed by offset in units
- * @bytes: bytes in @blocks, for max_bytes_per_file; under pool.lock
- * @node: in pool.files; under pool.lock
+ * @bytes: bytes in @blocks, for max_bytes_per_file
+ * @node: in buddy.files; under buddy.files_lock
  * @id: 1 for the first file opened, then counting up; never reused
  * @tgid: the opener's process id, in the initial pid namespace
  * @comm: the opener's command name
@@ -148,6 +184,7 @@ static struct buddy_pool pool = {
  * @id, @tgid and @comm are set at open and name the owner in debugfs blocks.
  */
 struct buddy_file {
+	struct mutex lock;	/* this file's table and its blocks */
 	struct xarray blocks;
 	u64 bytes;
 	struct list_head node;
@@ -172,36 +209,35 @@ struct buddy_block {
 
 static u64 block_bytes(const struct buddy_block *blk)
 {
-	return 1ULL << (blk->order + pool.unit_shift);
+	return 1ULL << (blk->order + buddy.unit_shift);
 }
 
-static void pool_account(u64 bytes, bool alloc)
+static void account_alloc(u64 bytes)
 {
-	lockdep_assert_held(&pool.lock);
-	if (alloc) {
-		pool.stats.allocs++;
-		pool.stats.live_blocks++;
-		pool.stats.used_bytes += bytes;
-	} else {
-		pool.stats.frees++;
-		pool.stats.live_blocks--;
-		pool.stats.used_bytes -= bytes;
-	}
+	this_cpu_inc(buddy.stats->allocs);
+	atomic64_add(bytes, &buddy.used_bytes);
+}
+
+static void account_free(u64 bytes)
+{
+	this_cpu_inc(buddy.stats->frees);
+	atomic64_sub(bytes, &buddy.used_bytes);
 }
 
 /* Free one unmapped block of @bf's back to the pool. */
 static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 {
-	lockdep_assert_held(&pool.lock);
-	if (blk->mapped)
-		memset(pool.vaddr + (blk->index << pool.unit_shift), 0,
-		       block_bytes(blk));
-	/* The table and the core agree by construction; a refusal is our bug. */
-	WARN_ON_ONCE(buddy_core_free(&pool.core, blk->index, blk->order));
+	lockdep_assert_held(&bf->lock);
+	/* Out of the table first: from now on no call of this file sees it. */
 	xa_erase(&bf->blocks, blk->index);
 	bf->bytes -= block_bytes(blk);
-	pool_account(block_bytes(blk), false);
-	kfree(blk);
+	if (blk->mapped)
+		memset(buddy.vaddr + (blk->index << buddy.unit_shift), 0,
+		       block_bytes(blk));
+	/* The table and the pool agree by construction; a refusal is our bug. */
+	WARN_ON_ONCE(buddy_pool_free(&buddy.pool, blk->index, blk->order));
+	account_free(block_bytes(blk));
+	kmem_cache_free(buddy.blocks, blk);
 }
 
 static int buddy_open(struct inode *inode, struct file *file)
@@ -210,13 +246,14 @@ static int buddy_open(struct inode *inode, struct file *file)
 
 	if (!bf)
 		return -ENOMEM;
+	mutex_init(&bf->lock);
 	xa_init(&bf->blocks);
 	bf->tgid = task_tgid_nr(current);
 	get_task_comm(bf->comm, current);
-	mutex_lock(&pool.lock);
-	bf->id = ++pool.last_file_id;
-	list_add_tail(&bf->node, &pool.files);
-	mutex_unlock(&pool.lock);
+	mutex_lock(&buddy.files_lock);
+	bf->id = ++buddy.last_file_id;
+	list_add_tail(&bf->node, &buddy.files);
+	mutex_unlock(&buddy.files_lock);
 	file->private_data = bf;
 	return 0;
 }
@@ -227,32 +264,40 @@ static int buddy_release(struct inode *inode, struct file *file)
 	struct buddy_block *blk;
 	unsigned long index;
 
-	mutex_lock(&pool.lock);
+	/* Out of debugfs blocks' sight first: it may be reading this file. */
+	mutex_lock(&buddy.files_lock);
+	list_del(&bf->node);
+	mutex_unlock(&buddy.files_lock);
+	mutex_lock(&bf->lock);
 	xa_for_each(&bf->blocks, index, blk) {
 		/* Mappings pin the file, so none is left by now. */
 		WARN_ON_ONCE(blk->map_count);
 		file_free_block(bf, blk);
 	}
-	list_del(&bf->node);
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&bf->lock);
 	xa_destroy(&bf->blocks);
+	mutex_destroy(&bf->lock);
 	kfree(bf);
 	return 0;
+}
+
+static u64 largest_free_bytes(void)
+{
+	int largest = buddy_pool_largest_order(&buddy.pool);
+
+	return largest < 0 ? 0 : 1ULL << (largest + buddy.unit_shift);
 }
 
 static int buddy_ioc_info(struct buddy_file *bf, void *data)
 {
 	struct buddy_info *info = data;
-	int largest;
 
-	mutex_lock(&pool.lock);
-	info->pool_size = pool.size;
-	info->unit_size = 1ULL << pool.unit_shift;
-	info->free_bytes = buddy_core_free_units(&pool.core) << pool.unit_shift;
-	largest = buddy_core_largest_order(&pool.core);
-	info->largest_free = largest < 0 ? 0 : 1ULL << (largest + pool.unit_shift);
-	info->max_order = buddy_core_max_order(&pool.core);
-	mutex_unlock(&pool.lock);
+	info->pool_size = buddy.size;
+	info->unit_size = 1ULL << buddy.unit_shift;
+	/* largest first: it drains the caches, which free_bytes then agrees with. */
+	info->largest_free = largest_free_bytes();
+	info->free_bytes = buddy_pool_free_units(&buddy.pool) << buddy.unit_shift;
+	info->max_order = buddy_pool_max_order(&buddy.pool);
 	return 0;
 }
 
@@ -264,44 +309,55 @@ static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 	s64 offset;
 	int ret;
 
-	if (!req->size || req->size > pool.size || req->pad ||
+	if (!req->size || req->size > buddy.size || req->pad ||
 	    (req->flags & ~BUDDY_ALLOC_FLAGS_VALID))
 		return -EINVAL;
-	blk = kzalloc(sizeof(*blk), GFP_KERNEL);
+	blk = kmem_cache_zalloc(buddy.blocks, GFP_KERNEL);
 	if (!blk)
 		return -ENOMEM;
-	blk->order = buddy_core_order_for((req->size + (1ULL << pool.unit_shift) - 1) >>
-					  pool.unit_shift);
+	blk->order = buddy_pool_order_for((req->size + (1ULL << buddy.unit_shift) - 1) >>
+					  buddy.unit_shift);
 
-	mutex_lock(&pool.lock);
+	mutex_lock(&bf->lock);
 	if (limit && bf->bytes + block_bytes(blk) > limit) {
 		ret = -EDQUOT;
 		goto unlock;
 	}
-	offset = buddy_core_alloc(&pool.core, blk->order, 0);
+	offset = buddy_pool_alloc(&buddy.pool, blk->order, 0);
 	if (offset < 0) {
-		pool.stats.alloc_failures++;
+		this_cpu_inc(buddy.stats->alloc_failures);
 		ret = offset;
 		goto unlock;
 	}
 	blk->index = offset;
+	/* May allocate: under this file's mutex only, not the pool's locks. */
 	ret = xa_insert(&bf->blocks, blk->index, blk, GFP_KERNEL);
 	if (ret) {
-		buddy_core_free(&pool.core, blk->index, blk->order);
+		buddy_pool_free(&buddy.pool, blk->index, blk->order);
 		goto unlock;
 	}
 	bf->bytes += block_bytes(blk);
-	pool_account(block_bytes(blk), true);
-	mutex_unlock(&pool.lock);
+	account_alloc(block_bytes(blk));
+	mutex_unlock(&bf->lock);
 
-	req->offset = (u64)blk->index << pool.unit_shift;
+	req->offset = (u64)blk->index << buddy.unit_shift;
 	req->block_size = block_bytes(blk);
 	return 0;
 
 unlock:
-	mutex_unlock(&pool.lock);
-	kfree(blk);
+	mutex_unlock(&bf->lock);
+	kmem_cache_free(buddy.blocks, blk);
 	return ret;
+}
+
+/* Raise the peak to @used if it is below. */
+static void raise_peak(s64 used)
+{
+	s64 peak = atomic64_read(&buddy.peak_used_bytes);
+
+	while (peak < used &&
+	       !atomic64_try_cmpxchg(&buddy.peak_used_bytes, &peak, used))
+		;
 }
 
 /*
@@ -313,18 +369,16 @@ static void buddy_ioc_alloc_complete(struct buddy_file *bf, void *data,
 {
 	struct buddy_alloc *req = data;
 
-	mutex_lock(&pool.lock);
 	if (delivered) {
-		pool.stats.peak_used_bytes = max(pool.stats.peak_used_bytes,
-						 pool.stats.used_bytes);
-	} else {
-		/* Never returned, so never mapped. */
-		file_free_block(bf, xa_load(&bf->blocks,
-					    req->offset >> pool.unit_shift));
-		pool.stats.allocs--;
-		pool.stats.frees--;
+		raise_peak(atomic64_read(&buddy.used_bytes));
+		return;
 	}
-	mutex_unlock(&pool.lock);
+	mutex_lock(&bf->lock);
+	/* Never returned, so never mapped. */
+	file_free_block(bf, xa_load(&bf->blocks, req->offset >> buddy.unit_shift));
+	mutex_unlock(&bf->lock);
+	this_cpu_dec(buddy.stats->allocs);
+	this_cpu_dec(buddy.stats->frees);
 }
 
 static int buddy_ioc_free(struct buddy_file *bf, void *data)
@@ -333,19 +387,20 @@ static int buddy_ioc_free(struct buddy_file *bf, void *data)
 	struct buddy_block *blk;
 	int ret = 0;
 
-	if (req->flags || req->pad || req->offset >= pool.size ||
-	    req->offset & ((1ULL << pool.unit_shift) - 1))
+	if (req->flags || req->pad || req->offset >= buddy.size ||
+	    req->offset & ((1ULL << buddy.unit_shift) - 1))
 		return -EINVAL;
 
-	mutex_lock(&pool.lock);
-	blk = xa_load(&bf->blocks, req->offset >> pool.unit_shift);
+	mutex_lock(&bf->lock);
+	/* Only this file's live blocks, at their exact start: the pool trusts us. */
+	blk = xa_load(&bf->blocks, req->offset >> buddy.unit_shift);
 	if (!blk)
 		ret = -EINVAL;
 	else if (blk->map_count)
 		ret = -EBUSY;
 	else
 		file_free_block(bf, blk);
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&bf->lock);
 	return ret;
 }
 
@@ -527,20 +582,22 @@ static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 
 static void buddy_vm_open(struct vm_area_struct *vma)
 {
+	struct buddy_file *bf = vma->vm_file->private_data;
 	struct buddy_block *blk = vma->vm_private_data;
 
-	mutex_lock(&pool.lock);
+	mutex_lock(&bf->lock);
 	blk->map_count++;
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&bf->lock);
 }
 
 static void buddy_vm_close(struct vm_area_struct *vma)
 {
+	struct buddy_file *bf = vma->vm_file->private_data;
 	struct buddy_block *blk = vma->vm_private_data;
 
-	mutex_lock(&pool.lock);
+	mutex_lock(&bf->lock);
 	blk->map_count--;
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&bf->lock);
 }
 
 static const struct vm_operations_struct buddy_vm_ops = {
@@ -551,7 +608,7 @@ static const struct vm_operations_struct buddy_vm_ops = {
 /*
  * Map a whole block, or its start, that this file owns: the mmap offset is
  * the block's offset.  Shared mappings only: a private one would give the
- * caller copy-on-write pages outside the pool.  remap_pfn_range() marks the
+ * caller copy-on-write pages outside the buddy.  remap_pfn_range() marks the
  * VMA VM_DONTEXPAND, so mremap() cannot grow it past the block, and not
  * VM_DONTCOPY: a forked child shares the mapping and counts in map_count.
  */
@@ -568,20 +625,20 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 	 * mapping of a file opened read-only, which is still no copy.
 	 */
 	if (!(vma->vm_flags & VM_MAYSHARE) ||
-	    vma->vm_pgoff >= pool.size >> PAGE_SHIFT)
+	    vma->vm_pgoff >= buddy.size >> PAGE_SHIFT)
 		return -EINVAL;
 	offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
-	if (offset & ((1ULL << pool.unit_shift) - 1))
+	if (offset & ((1ULL << buddy.unit_shift) - 1))
 		return -EINVAL;
 
-	mutex_lock(&pool.lock);
-	blk = xa_load(&bf->blocks, offset >> pool.unit_shift);
+	mutex_lock(&bf->lock);
+	blk = xa_load(&bf->blocks, offset >> buddy.unit_shift);
 	/* Whole pages of one block only; offset is then page aligned. */
 	if (!blk || block_bytes(blk) < PAGE_SIZE || len > block_bytes(blk)) {
 		ret = -EINVAL;
 		goto unlock;
 	}
-	ret = remap_pfn_range(vma, vma->vm_start, pool.pfn + vma->vm_pgoff, len,
+	ret = remap_pfn_range(vma, vma->vm_start, buddy.pfn + vma->vm_pgoff, len,
 			      vma->vm_page_prot);
 	if (!ret) {
 		/* Hooks only once the VMA is live: no error path closes it. */
@@ -591,7 +648,7 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 		blk->mapped = true;
 	}
 unlock:
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&bf->lock);
 	return ret;
 }
 
@@ -605,31 +662,42 @@ static const struct file_operations buddy_fops = {
 	.llseek = noop_llseek,
 };
 
-/* A copy of the pool's figures for debugfs, taken without the lock. */
+/* A copy of the pool's figures for debugfs, taken without the locks. */
 struct buddy_snapshot {
 	u64 free_units;
-	u64 nr_free[BUDDY_CORE_MAX_ORDER + 1];
+	u64 nr_free[BUDDY_POOL_MAX_ORDERS];
 	struct buddy_counters stats;
-	int largest_order;
+	u64 used_bytes;
+	u64 peak_used_bytes;
+	u64 largest_free;
 };
 
 static void read_snapshot(struct buddy_snapshot *snap)
 {
-	unsigned int order, max_order = buddy_core_max_order(&pool.core);
+	unsigned int order, cpu, max_order = buddy_pool_max_order(&buddy.pool);
 
+	memset(snap, 0, sizeof(*snap));
 	/*
-	 * Written under pool.lock; debugfs readers take a copy without it and
+	 * The figures are written by every CPU without a common lock; readers
 	 * accept figures a moment old (or from two moments) rather than stall
-	 * allocations.
+	 * allocations.  largest_free first: it drains the caches.
 	 */
-	snap->free_units = data_race(buddy_core_free_units(&pool.core));
+	snap->largest_free = largest_free_bytes();
+	snap->free_units = buddy_pool_free_units(&buddy.pool);
 	for (order = 0; order <= max_order; order++)
+		snap->nr_free[order] = buddy_pool_core_nr_free(&buddy.pool, order);
+	for_each_possible_cpu(cpu) {
+		const struct buddy_counters *c = per_cpu_ptr(buddy.stats, cpu);
+
 		/* Likewise. */
-		snap->nr_free[order] = data_race(buddy_core_nr_free(&pool.core, order));
-	/* Likewise. */
-	snap->stats = data_race(pool.stats);
-	/* Likewise. */
-	snap->largest_order = data_race(buddy_core_largest_order(&pool.core));
+		snap->stats.allocs += data_race(c->allocs);
+		/* Likewise. */
+		snap->stats.frees += data_race(c->frees);
+		/* Likewise. */
+		snap->stats.alloc_failures += data_race(c->alloc_failures);
+	}
+	snap->used_bytes = atomic64_read(&buddy.used_bytes);
+	snap->peak_used_bytes = atomic64_read(&buddy.peak_used_bytes);
 }
 
 static int stats_show(struct seq_file *m, void *unused)
@@ -637,32 +705,33 @@ static int stats_show(struct seq_file *m, void *unused)
 	struct buddy_snapshot st;
 
 	read_snapshot(&st);
-	seq_printf(m, "pool_size: %llu\n", pool.size);
-	seq_printf(m, "unit_size: %llu\n", 1ULL << pool.unit_shift);
-	seq_printf(m, "max_order: %u\n", buddy_core_max_order(&pool.core));
-	seq_printf(m, "free_bytes: %llu\n", st.free_units << pool.unit_shift);
-	seq_printf(m, "used_bytes: %llu\n", st.stats.used_bytes);
-	seq_printf(m, "largest_free: %llu\n", st.largest_order < 0 ? 0 :
-		   1ULL << (st.largest_order + pool.unit_shift));
-	seq_printf(m, "live_blocks: %llu\n", st.stats.live_blocks);
+	seq_printf(m, "pool_size: %llu\n", buddy.size);
+	seq_printf(m, "unit_size: %llu\n", 1ULL << buddy.unit_shift);
+	seq_printf(m, "max_order: %u\n", buddy_pool_max_order(&buddy.pool));
+	seq_printf(m, "free_bytes: %llu\n", st.free_units << buddy.unit_shift);
+	seq_printf(m, "used_bytes: %llu\n", st.used_bytes);
+	seq_printf(m, "largest_free: %llu\n", st.largest_free);
+	seq_printf(m, "live_blocks: %llu\n", st.stats.allocs - st.stats.frees);
 	seq_printf(m, "allocs: %llu\n", st.stats.allocs);
 	seq_printf(m, "frees: %llu\n", st.stats.frees);
 	seq_printf(m, "alloc_failures: %llu\n", st.stats.alloc_failures);
-	seq_printf(m, "peak_used_bytes: %llu\n", st.stats.peak_used_bytes);
+	seq_printf(m, "peak_used_bytes: %llu\n", st.peak_used_bytes);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
 
-/* Like /proc/buddyinfo, one order a line: maximal free blocks. */
+/*
+ * Like /proc/buddyinfo, one order a line: the core's maximal free blocks,
+ * without the per-CPU caches' (as /proc/buddyinfo leaves out pcp pages).
+ */
 static int buddyinfo_show(struct seq_file *m, void *unused)
 {
-	unsigned int order, max_order = buddy_core_max_order(&pool.core);
-	struct buddy_snapshot st;
+	unsigned int order, max_order = buddy_pool_max_order(&buddy.pool);
 
-	read_snapshot(&st);
 	seq_puts(m, "# order free_blocks\n");
 	for (order = 0; order <= max_order; order++)
-		seq_printf(m, "%u %llu\n", order, st.nr_free[order]);
+		seq_printf(m, "%u %llu\n", order,
+			   buddy_pool_core_nr_free(&buddy.pool, order));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(buddyinfo);
@@ -671,25 +740,26 @@ DEFINE_SHOW_ATTRIBUTE(buddyinfo);
  * The unusable free space index, as mm/vmstat.c computes it for
  * extfrag/unusable_index: the share of free space that lies in blocks too
  * small for an allocation of each order, 0.000 (none) to 1.000 (all, or no
- * free space at all).
+ * free space at all).  Over the core's free blocks, as buddyinfo.
  */
 static int unusable_index_show(struct seq_file *m, void *unused)
 {
-	unsigned int order, o, max_order = buddy_core_max_order(&pool.core);
-	struct buddy_snapshot st;
+	unsigned int order, o, max_order = buddy_pool_max_order(&buddy.pool);
+	u64 nr_free[BUDDY_POOL_MAX_ORDERS];
 	u64 free_units = 0;
 
-	/* Recount from the per-order figures so the index is self-consistent. */
-	read_snapshot(&st);
-	for (o = 0; o <= max_order; o++)
-		free_units += st.nr_free[o] << o;
+	/* One reading of the per-order figures, so the index is self-consistent. */
+	for (o = 0; o <= max_order; o++) {
+		nr_free[o] = buddy_pool_core_nr_free(&buddy.pool, o);
+		free_units += nr_free[o] << o;
+	}
 	seq_puts(m, "# order unusable_index\n");
 	for (order = 0; order <= max_order; order++) {
 		u64 suitable = 0;
 		unsigned int index = 1000;
 
 		for (o = order; o <= max_order; o++)
-			suitable += st.nr_free[o] << (o - order);
+			suitable += nr_free[o] << (o - order);
 		if (free_units)
 			index = div64_u64((free_units - (suitable << order)) * 1000,
 					  free_units);
@@ -700,11 +770,40 @@ static int unusable_index_show(struct seq_file *m, void *unused)
 DEFINE_SHOW_ATTRIBUTE(unusable_index);
 
 /*
+ * Per possible CPU: its cached blocks per order and its cache's counters
+ * (struct buddy_pool_cpu_stats), each CPU's line read under its cache lock.
+ */
+static int percpu_show(struct seq_file *m, void *unused)
+{
+	struct buddy_pool_cpu_stats st;
+	unsigned int cpu, order;
+
+	seq_printf(m, "# percpu_cache: %d\n",
+		   buddy_pool_cache_enabled(&buddy.pool));
+	seq_puts(m, "# cpu online");
+	for (order = 0; order < BUDDY_POOL_PCP_ORDERS; order++)
+		seq_printf(m, " cached_o%u", order);
+	seq_puts(m, " hits frees refills drains drain_retries\n");
+	for_each_possible_cpu(cpu) {
+		buddy_pool_cpu_stats(&buddy.pool, cpu, &st);
+		seq_printf(m, "%u %d", cpu, cpu_online(cpu));
+		for (order = 0; order < BUDDY_POOL_PCP_ORDERS; order++)
+			seq_printf(m, " %u", st.cached[order]);
+		seq_printf(m, " %llu %llu %llu %llu %llu\n", st.hits, st.frees,
+			   st.refills, st.drains, st.drain_retries);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(percpu);
+
+/*
  * debugfs blocks: one line per live block, by file in opening order, then by
  * offset.  The pool may hold 2^32 units, so this is an iterator, never a
- * buffer sized by the pool.  pool.lock is held from start to stop only,
- * that is for one buffer of output (seq_file copies to userspace after
- * stop), so files open and close and blocks come and go between reads: the
+ * buffer sized by the pool.  buddy.files_lock is held from start to stop
+ * only, that is for one buffer of output (seq_file copies to userspace
+ * after stop), and each file's lock only while one of its blocks is looked
+ * up and copied into the cursor, so files open and close and blocks come
+ * and go between reads, and between lines: the
  * cursor remembers a (file id, unit index) position, not pointers, and each
  * start finds the first block at or after it again.  A reading while the
  * pool changes is made of moments; a block that moved to a later file may
@@ -717,15 +816,15 @@ DEFINE_SHOW_ATTRIBUTE(unusable_index);
  *       header line)
  * @file_id: the file the record is in (struct buddy_file.id)
  * @index: the record's block, in units
- * @bf: the file, valid from start to stop only (pool.lock held)
- * @blk: the block, likewise
+ * @bf: the file, valid from start to stop only (buddy.files_lock held)
+ * @bytes: the record's block size, read under the file's lock
  */
 struct blocks_cursor {
 	loff_t pos;
 	u64 file_id;
 	unsigned long index;
 	struct buddy_file *bf;
-	struct buddy_block *blk;
+	u64 bytes;
 };
 
 /* No record left: later starts find nothing either. */
@@ -740,10 +839,16 @@ static bool blocks_at_end(struct blocks_cursor *cur)
 static bool blocks_find_from(struct blocks_cursor *cur, struct buddy_file *bf,
 			     unsigned long index)
 {
-	lockdep_assert_held(&pool.lock);
-	list_for_each_entry_from(bf, &pool.files, node) {
-		cur->blk = xa_find(&bf->blocks, &index, ULONG_MAX, XA_PRESENT);
-		if (cur->blk) {
+	struct buddy_block *blk;
+
+	lockdep_assert_held(&buddy.files_lock);
+	list_for_each_entry_from(bf, &buddy.files, node) {
+		mutex_lock(&bf->lock);
+		blk = xa_find(&bf->blocks, &index, ULONG_MAX, XA_PRESENT);
+		if (blk)
+			cur->bytes = block_bytes(blk);
+		mutex_unlock(&bf->lock);
+		if (blk) {
 			cur->bf = bf;
 			cur->file_id = bf->id;
 			cur->index = index;
@@ -759,8 +864,8 @@ static bool blocks_refind(struct blocks_cursor *cur)
 {
 	struct buddy_file *bf;
 
-	lockdep_assert_held(&pool.lock);
-	list_for_each_entry(bf, &pool.files, node)
+	lockdep_assert_held(&buddy.files_lock);
+	list_for_each_entry(bf, &buddy.files, node)
 		if (bf->id >= cur->file_id)
 			return blocks_find_from(cur, bf, bf->id == cur->file_id ?
 						cur->index : 0);
@@ -782,7 +887,7 @@ static void *blocks_start(struct seq_file *m, loff_t *pos)
 	struct blocks_cursor *cur = m->private;
 	loff_t n;
 
-	mutex_lock(&pool.lock);
+	mutex_lock(&buddy.files_lock);
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
 	if (*pos == cur->pos)
@@ -817,15 +922,14 @@ static void *blocks_next(struct seq_file *m, void *v, loff_t *pos)
 
 static void blocks_stop(struct seq_file *m, void *v)
 {
-	mutex_unlock(&pool.lock);
+	mutex_unlock(&buddy.files_lock);
 }
 
 /*
  * The owner columns of one block: the file's id, then its opener.  A block
  * exported as a DMA-BUF will say "exported" in place of the file's id.
  */
-static void blocks_show_owner(struct seq_file *m, const struct buddy_file *bf,
-			      const struct buddy_block *blk)
+static void blocks_show_owner(struct seq_file *m, const struct buddy_file *bf)
 {
 	seq_printf(m, "%llu %d ", bf->id, bf->tgid);
 	/* One printable ASCII word, whatever the process named itself. */
@@ -841,9 +945,9 @@ static int blocks_show(struct seq_file *m, void *v)
 		seq_puts(m, "# offset size file tgid comm\n");
 		return 0;
 	}
-	seq_printf(m, "%llu %llu ", (u64)cur->index << pool.unit_shift,
-		   block_bytes(cur->blk));
-	blocks_show_owner(m, cur->bf, cur->blk);
+	seq_printf(m, "%llu %llu ", (u64)cur->index << buddy.unit_shift,
+		   cur->bytes);
+	blocks_show_owner(m, cur->bf);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -885,9 +989,9 @@ static int __init buddy_check_params(void)
 		       pool_size, PAGE_SIZE << MAX_PAGE_ORDER);
 		return -EINVAL;
 	}
-	if (ilog2(pool_size / unit_size) > BUDDY_CORE_MAX_ORDER) {
+	if (ilog2(pool_size / unit_size) > BUDDY_POOL_MAX_ORDER) {
 		pr_err("pool_size/unit_size=%lu: above 2^%d units\n",
-		       pool_size / unit_size, BUDDY_CORE_MAX_ORDER);
+		       pool_size / unit_size, BUDDY_POOL_MAX_ORDER);
 		return -EINVAL;
 	}
 	return 0;
@@ -925,15 +1029,15 @@ static int __init pool_claim_reserved(void)
 		       &base, pool_size);
 		return -EBUSY;
 	}
-	pool.vaddr = memremap(base, pool_size, MEMREMAP_WB);
-	if (!pool.vaddr) {
+	buddy.vaddr = memremap(base, pool_size, MEMREMAP_WB);
+	if (!buddy.vaddr) {
 		pr_err("phys_base=%pa pool_size=%lu: memremap failed\n", &base, pool_size);
 		release_mem_region(base, pool_size);
 		return -ENOMEM;
 	}
 	/* Whatever the firmware or a previous boot left there stays unseen. */
-	memset(pool.vaddr, 0, pool_size);
-	pool.pfn = PHYS_PFN(base);
+	memset(buddy.vaddr, 0, pool_size);
+	buddy.pfn = PHYS_PFN(base);
 	return 0;
 }
 
@@ -943,81 +1047,96 @@ static int __init pool_reserve(void)
 		return pool_claim_reserved();
 
 	/* Zeroed, so no earlier owner's bytes reach the pool's users. */
-	pool.page_order = pool_size > PAGE_SIZE ? ilog2(pool_size >> PAGE_SHIFT) : 0;
-	pool.pages = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
-				 pool.page_order);
-	if (!pool.pages) {
+	buddy.page_order = pool_size > PAGE_SIZE ? ilog2(pool_size >> PAGE_SHIFT) : 0;
+	buddy.pages = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
+				  buddy.page_order);
+	if (!buddy.pages) {
 		pr_err("cannot reserve %lu contiguous bytes (order %u)\n",
-		       pool_size, pool.page_order);
+		       pool_size, buddy.page_order);
 		return -ENOMEM;
 	}
-	pool.vaddr = page_address(pool.pages);
-	pool.pfn = page_to_pfn(pool.pages);
+	buddy.vaddr = page_address(buddy.pages);
+	buddy.pfn = page_to_pfn(buddy.pages);
 	return 0;
 }
 
 static void pool_release(void)
 {
-	if (pool.pages) {
-		__free_pages(pool.pages, pool.page_order);
+	if (buddy.pages) {
+		__free_pages(buddy.pages, buddy.page_order);
 		return;
 	}
-	memunmap(pool.vaddr);
+	memunmap(buddy.vaddr);
 	release_mem_region(pool_phys_base, pool_size);
 }
 
 static int __init buddy_init(void)
 {
 	unsigned int max_order;
-	size_t meta_size;
 	int ret;
 
 	ret = buddy_check_params();
 	if (ret)
 		return ret;
-	pool.size = pool_size;
-	pool.unit_shift = ilog2(unit_size);
+	buddy.size = pool_size;
+	buddy.unit_shift = ilog2(unit_size);
 	max_order = ilog2(pool_size / unit_size);
 
-	meta_size = buddy_core_meta_size(max_order);
-	pool.meta = kvmalloc(meta_size, GFP_KERNEL);
-	if (!pool.meta) {
-		pr_err("no memory for %zu bytes of allocator metadata\n", meta_size);
-		return -ENOMEM;
+	buddy.blocks = KMEM_CACHE(buddy_block, 0);
+	buddy.stats = alloc_percpu(struct buddy_counters);
+	if (!buddy.blocks || !buddy.stats) {
+		pr_err("no memory for the block cache and the per-CPU counters\n");
+		ret = -ENOMEM;
+		goto free_caches;
 	}
-	ret = buddy_core_init(&pool.core, max_order, pool.meta, meta_size);
+	/* It logs what failed. */
+	ret = buddy_pool_init(&buddy.pool, &buddy_pool_bitmap_core, max_order,
+			      READ_ONCE(percpu_cache));
 	if (ret)
-		goto free_meta;
+		goto free_caches;
 	ret = pool_reserve();
 	if (ret)
-		goto free_meta;
+		goto destroy_pool;
+	kernel_param_lock(THIS_MODULE);
+	/* A write to percpu_cache before this point has only set the variable. */
+	buddy_pool_set_cache(&buddy.pool, percpu_cache);
+	buddy.ready = true;
+	kernel_param_unlock(THIS_MODULE);
 
-	pool.debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
-	debugfs_create_file("stats", 0400, pool.debugfs, NULL, &stats_fops);
-	debugfs_create_file("buddyinfo", 0400, pool.debugfs, NULL, &buddyinfo_fops);
-	debugfs_create_file("unusable_index", 0400, pool.debugfs, NULL,
+	buddy.debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("stats", 0400, buddy.debugfs, NULL, &stats_fops);
+	debugfs_create_file("buddyinfo", 0400, buddy.debugfs, NULL, &buddyinfo_fops);
+	debugfs_create_file("unusable_index", 0400, buddy.debugfs, NULL,
 			    &unusable_index_fops);
-	debugfs_create_file("blocks", 0400, pool.debugfs, NULL, &blocks_fops);
+	debugfs_create_file("percpu", 0400, buddy.debugfs, NULL, &percpu_fops);
+	debugfs_create_file("blocks", 0400, buddy.debugfs, NULL, &blocks_fops);
 
-	pool.misc.minor = MISC_DYNAMIC_MINOR;
-	pool.misc.name = KBUILD_MODNAME;
-	pool.misc.fops = &buddy_fops;
-	pool.misc.mode = 0600;
-	ret = misc_register(&pool.misc);
+	buddy.misc.minor = MISC_DYNAMIC_MINOR;
+	buddy.misc.name = KBUILD_MODNAME;
+	buddy.misc.fops = &buddy_fops;
+	buddy.misc.mode = 0600;
+	ret = misc_register(&buddy.misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", KBUILD_MODNAME, ret);
 		goto remove_debugfs;
 	}
-	pr_info("%lu-byte pool of %lu-byte units (max_order %u)%s\n",
+	pr_info("%lu-byte pool of %lu-byte units (max_order %u)%s, per-CPU caches %s\n",
 		pool_size, unit_size, max_order,
-		pool_phys_base ? ", reserved at boot" : "");
+		pool_phys_base ? ", reserved at boot" : "",
+		percpu_cache ? "on" : "off");
 	return 0;
 
 remove_debugfs:
-	debugfs_remove_recursive(pool.debugfs);
+	debugfs_remove_recursive(buddy.debugfs);
+	kernel_param_lock(THIS_MODULE);
+	buddy.ready = false;
+	kernel_param_unlock(THIS_MODULE);
 	pool_release();
-free_meta:
-	kvfree(pool.meta);
+destroy_pool:
+	buddy_pool_destroy(&buddy.pool);
+free_caches:
+	free_percpu(buddy.stats);
+	kmem_cache_destroy(buddy.blocks);
 	return ret;
 }
 module_init(buddy_init);
@@ -1025,12 +1144,16 @@ module_init(buddy_init);
 /* No file is open (each pins the module), so every block is free again. */
 static void __exit buddy_exit(void)
 {
-	misc_deregister(&pool.misc);
-	debugfs_remove_recursive(pool.debugfs);
-	WARN_ON_ONCE(buddy_core_free_units(&pool.core) !=
-		     1ULL << buddy_core_max_order(&pool.core));
+	misc_deregister(&buddy.misc);
+	debugfs_remove_recursive(buddy.debugfs);
+	kernel_param_lock(THIS_MODULE);
+	buddy.ready = false;
+	kernel_param_unlock(THIS_MODULE);
+	/* Drains every CPU's cache and warns unless every unit came back. */
+	buddy_pool_destroy(&buddy.pool);
 	pool_release();
-	kvfree(pool.meta);
+	free_percpu(buddy.stats);
+	kmem_cache_destroy(buddy.blocks);
 }
 module_exit(buddy_exit);
 

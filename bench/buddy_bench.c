@@ -23,10 +23,12 @@
  * Workloads (one "op" is one allocation or one free):
  *   W1  allocate 2^order single units (the pool is then full), then free
  *       them all in a random order
- *   W2  @ops operations; sizes 70% 1-4 units, 25% 5-64, 5% 65-1024, each
- *       rounded up to a power of two for every allocator; at most 60% of the
- *       pool live: free a random live block when an allocation would exceed
- *       that, or with probability 1/2, else allocate
+ *   W2  sizes 70% 1-4 units, 25% 5-64, 5% 65-1024, each rounded up to a
+ *       power of two for every allocator; a budget of 60% of the pool.
+ *       First allocate until the next block would pass the budget (not
+ *       timed), then @ops operations at the budget: allocate the next size
+ *       if it fits, else free random live blocks until it does (timed).
+ *       It logs how full the fill got and the live range during the churn
  *   W3  blocks of 2^k units, k uniform in 8..16 (256..65536 units; capped at
  *       2^(order-2) for small pools); allocate one, and whenever more than
  *       @w3_live blocks are live free the oldest, so after @w3_live + 1
@@ -72,6 +74,7 @@
 #include <linux/string.h>
 
 #include "../buddy_core.h"
+#include "../buddy_pool.h"
 
 static unsigned long long seed = 1;
 module_param(seed, ullong, 0444);
@@ -147,7 +150,9 @@ union bench_handle {
  * struct bench_work - one workload's operations
  * @name: as printed
  * @op: @nops operations
- * @nops: operations
+ * @nops: operations, the first @nfill of them untimed
+ * @nfill: operations that bring the pool to the workload's starting state
+ *	(W2's fill to its budget); replayed before the timed ones, not timed
  * @nallocs: allocations among them
  * @nslots: handle slots the operations use
  * @end_order: order of each slot's last allocation, to free what is left
@@ -160,6 +165,7 @@ struct bench_work {
 	char name[16];
 	u32 *op;
 	u32 nops;
+	u32 nfill;
 	u32 nallocs;
 	u32 nslots;
 	u8 *end_order;
@@ -173,6 +179,8 @@ enum bench_alloc {
 	BENCH_GEN_FF,
 	BENCH_GEN_BF,
 	BENCH_PAGES,
+	BENCH_POOL,
+	BENCH_POOL_OFF,
 	BENCH_HARNESS,
 	BENCH_NR_ALLOC,
 };
@@ -184,6 +192,8 @@ static const char *const bench_alloc_name[BENCH_NR_ALLOC] = {
 	[BENCH_GEN_FF] = "gen_pool/first-fit",
 	[BENCH_GEN_BF] = "gen_pool/best-fit",
 	[BENCH_PAGES] = "alloc_pages",
+	[BENCH_POOL] = "pool, caches on",
+	[BENCH_POOL_OFF] = "pool, caches off",
 	[BENCH_HARNESS] = "harness",
 };
 
@@ -195,6 +205,7 @@ struct bench_count {
 };
 
 static struct buddy_core bench_core;
+static struct buddy_pool bench_pool;
 static void *bench_meta;
 static size_t bench_meta_size;
 static union bench_handle *bench_h;	/* bench_max_slots entries */
@@ -285,16 +296,26 @@ static unsigned int w2_order(struct rnd_state *rnd)
 						  hi - lo + 1));
 }
 
+/*
+ * W2: fill to the budget (untimed), then churn there: every allocation
+ * that fits the budget is made, and one that does not first frees random
+ * live blocks until it fits, so the pool stays within a block of the budget
+ * and the sizes allocated keep their distribution.
+ */
 static int gen_w2(struct bench_work *w, struct rnd_state *rnd)
 {
 	u64 budget = div_u64(bench_units * 60, 100), live_units = 0;
-	u64 peak_units = 0, over = 0;
-	u32 maxlive = (u32)min_t(u64, budget, ops);
-	u32 *live, *spare, nlive = 0, nspare = 0, next_slot = 0, i;
+	u64 fill_units = 0, min_units = U64_MAX, max_units = 0, sum_units = 0;
+	u32 maxlive = (u32)min_t(u64, budget, ops) + 1;
+	u32 *live, *spare, nlive = 0, nspare = 0, next_slot = 0, i, n, churn;
+	unsigned int ord, pending = 0;
+	bool have_pending = false;
 	u8 *cur;
 	int err;
 
-	err = work_alloc(w, "W2", ops, maxlive);
+	/* The fill takes at most a budget's worth of single units. */
+	n = (u32)min_t(u64, (u64)ops + budget, U32_MAX / 2);
+	err = work_alloc(w, "W2", n, maxlive);
 	if (err)
 		return err;
 	live = kvmalloc_array(maxlive, sizeof(*live), GFP_KERNEL);
@@ -304,14 +325,28 @@ static int gen_w2(struct bench_work *w, struct rnd_state *rnd)
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < ops; i++) {
-		bool coin = prandom_u32_state(rnd) & 1;
-		unsigned int ord = w2_order(rnd);
+	for (i = 0, churn = 0; i < n && churn < ops; i++) {
 		u32 slot;
 
-		if (nlive && live_units + BIT_ULL(ord) > budget)
-			over++;
-		if (nlive && (coin || live_units + BIT_ULL(ord) > budget)) {
+		if (!have_pending) {
+			pending = w2_order(rnd);
+			have_pending = true;
+		}
+		ord = pending;
+		if (live_units + BIT_ULL(ord) > budget) {
+			if (!w->nfill) {
+				/* Full to the budget: the fill ends here. */
+				w->nfill = i;
+				fill_units = live_units;
+			}
+		}
+		if (w->nfill) {
+			churn++;
+			sum_units += live_units;
+			min_units = min(min_units, live_units);
+			max_units = max(max_units, live_units);
+		}
+		if (live_units + BIT_ULL(ord) > budget) {
 			u32 j = reciprocal_scale(prandom_u32_state(rnd), nlive);
 
 			slot = live[j];
@@ -321,18 +356,25 @@ static int gen_w2(struct bench_work *w, struct rnd_state *rnd)
 			w->op[i] = op_make(true, cur[slot], slot);
 			continue;
 		}
-		/* The pool is at least 2^12 units: an empty one fits 1024. */
+		have_pending = false;
 		slot = nspare ? spare[--nspare] : next_slot++;
 		cur[slot] = ord;
 		live[nlive++] = slot;
 		live_units += BIT_ULL(ord);
-		peak_units = max(peak_units, live_units);
 		w->op[i] = op_make(false, ord, slot);
 	}
+	w->nops = i;
 	w->nslots = next_slot;
 	work_finish(w);
-	pr_info("# W2: at most %llu units live (budget %llu), %u blocks at most, %llu ops over budget\n",
-		peak_units, budget, next_slot, over);
+	if (!w->nfill || !churn) {
+		err = -EINVAL;
+		goto out;
+	}
+	fill_units = div64_u64(fill_units * 1000, bench_units);
+	sum_units = div64_u64(div64_u64(sum_units, churn) * 1000, bench_units);
+	pr_info("# W2: filled to %llu.%llu%% of the pool (budget %llu units = 60%%) in %u untimed allocations; then %u timed ops with %llu..%llu units live, %llu.%llu%% of the pool on average\n",
+		fill_units / 10, fill_units % 10, budget, w->nfill, churn,
+		min_units, max_units, sum_units / 10, sum_units % 10);
 out:
 	kvfree(live);
 	kvfree(spare);
@@ -403,23 +445,31 @@ static int gen_w4(struct bench_work *w, unsigned int ord, bool batch, bool pin)
 
 /* ---- The replay loops: one per allocator, timed around the loop only ---- */
 
-static u64 replay_core(const struct bench_work *w, struct bench_count *c)
+/*
+ * The replay for allocators that hand out offsets (buddy_core, the pool):
+ * inlined with constant @alloc and @free, so each caller's loop makes
+ * direct calls, as a user of that allocator would.
+ */
+static __always_inline u64
+replay_offsets(const struct bench_work *w, u32 from, u32 to,
+	       struct bench_count *c, void *a,
+	       s64 (*alloc)(void *a, unsigned int ord),
+	       int (*free)(void *a, u64 off, unsigned int ord))
 {
 	union bench_handle *h = bench_h;
 	u64 t0 = ktime_get_ns();
 	u32 i;
 
-	for (i = 0; i < w->nops; i++) {
+	for (i = from; i < to; i++) {
 		u32 op = w->op[i];
 		union bench_handle *s = &h[op_slot(op)];
 
 		if (op & OP_FREE) {
-			if (s->off >= 0 &&
-			    buddy_core_free(&bench_core, s->off, op_order(op)))
+			if (s->off >= 0 && free(a, s->off, op_order(op)))
 				c->errors++;
 			s->off = -1;
 		} else {
-			s->off = buddy_core_alloc(&bench_core, op_order(op), 0);
+			s->off = alloc(a, op_order(op));
 			if (s->off < 0)
 				c->fails++;
 		}
@@ -429,15 +479,49 @@ static u64 replay_core(const struct bench_work *w, struct bench_count *c)
 	return ktime_get_ns() - t0;
 }
 
+static inline s64 core_alloc_op(void *a, unsigned int ord)
+{
+	return buddy_core_alloc(a, ord, 0);
+}
+
+static inline int core_free_op(void *a, u64 off, unsigned int ord)
+{
+	return buddy_core_free(a, off, ord);
+}
+
+static inline s64 pool_alloc_op(void *a, unsigned int ord)
+{
+	return buddy_pool_alloc(a, ord, 0);
+}
+
+static inline int pool_free_op(void *a, u64 off, unsigned int ord)
+{
+	return buddy_pool_free(a, off, ord);
+}
+
+static u64 replay_core(const struct bench_work *w, u32 from, u32 to,
+		       struct bench_count *c)
+{
+	return replay_offsets(w, from, to, c, &bench_core, core_alloc_op,
+			      core_free_op);
+}
+
+static u64 replay_pool(const struct bench_work *w, u32 from, u32 to,
+		       struct bench_count *c)
+{
+	return replay_offsets(w, from, to, c, &bench_pool, pool_alloc_op,
+			      pool_free_op);
+}
+
 static u64 replay_gpu(struct gpu_buddy *mm, const struct bench_work *w,
-		      struct bench_count *c)
+		      u32 from, u32 to, struct bench_count *c)
 {
 	union bench_handle *h = bench_h;
 	u64 t0 = ktime_get_ns();
 	struct list_head blocks;
 	u32 i;
 
-	for (i = 0; i < w->nops; i++) {
+	for (i = from; i < to; i++) {
 		u32 op = w->op[i];
 		union bench_handle *s = &h[op_slot(op)];
 		u64 size = mm->chunk_size << op_order(op);
@@ -465,13 +549,13 @@ static u64 replay_gpu(struct gpu_buddy *mm, const struct bench_work *w,
 }
 
 static u64 replay_gen(struct gen_pool *pool, const struct bench_work *w,
-		      struct bench_count *c)
+		      u32 from, u32 to, struct bench_count *c)
 {
 	union bench_handle *h = bench_h;
 	u64 t0 = ktime_get_ns();
 	u32 i;
 
-	for (i = 0; i < w->nops; i++) {
+	for (i = from; i < to; i++) {
 		u32 op = w->op[i];
 		union bench_handle *s = &h[op_slot(op)];
 		size_t size = (size_t)1 << (op_order(op) + BENCH_UNIT_SHIFT);
@@ -491,13 +575,14 @@ static u64 replay_gen(struct gen_pool *pool, const struct bench_work *w,
 	return ktime_get_ns() - t0;
 }
 
-static u64 replay_pages(const struct bench_work *w, struct bench_count *c)
+static u64 replay_pages(const struct bench_work *w, u32 from, u32 to,
+			struct bench_count *c)
 {
 	union bench_handle *h = bench_h;
 	u64 t0 = ktime_get_ns();
 	u32 i;
 
-	for (i = 0; i < w->nops; i++) {
+	for (i = from; i < to; i++) {
 		u32 op = w->op[i];
 		union bench_handle *s = &h[op_slot(op)];
 
@@ -518,13 +603,13 @@ static u64 replay_pages(const struct bench_work *w, struct bench_count *c)
 }
 
 /* The loop of replay_core() without the allocator: every handle gets 0. */
-static u64 replay_harness(const struct bench_work *w)
+static u64 replay_harness(const struct bench_work *w, u32 from, u32 to)
 {
 	union bench_handle *h = bench_h;
 	u64 t0 = ktime_get_ns();
 	u32 i;
 
-	for (i = 0; i < w->nops; i++) {
+	for (i = from; i < to; i++) {
 		u32 op = w->op[i];
 		union bench_handle *s = &h[op_slot(op)];
 
@@ -552,7 +637,8 @@ static int run_core(const struct bench_work *w, u64 *ns, struct bench_count *c)
 	if (w->pin && buddy_core_alloc(&bench_core, 0, 0) != 0)
 		return -EUCLEAN;
 	memset(bench_h, 0xff, w->nslots * sizeof(*bench_h));	/* off = -1 */
-	*ns = replay_core(w, c);
+	replay_core(w, 0, w->nfill, c);
+	*ns = replay_core(w, w->nfill, w->nops, c);
 	if (w->pin && buddy_core_free(&bench_core, 0, 0))
 		c->errors++;
 	for (slot = 0; slot < w->nslots; slot++) {
@@ -569,6 +655,43 @@ static int run_core(const struct bench_work *w, u64 *ns, struct bench_count *c)
 	return c->errors ? -EUCLEAN : 0;
 }
 
+/* The pool layer (buddy_pool.c) over the same core, caches on or off. */
+static int run_pool(const struct bench_work *w, bool cache_on, u64 *ns,
+		    struct bench_count *c)
+{
+	s64 pin = -1;
+	u32 slot;
+	int err;
+
+	err = buddy_pool_init(&bench_pool, &buddy_pool_bitmap_core, order,
+			      cache_on);
+	if (err)
+		return err;
+	if (w->pin) {
+		pin = buddy_pool_alloc(&bench_pool, 0, 0);
+		if (pin < 0)
+			c->errors++;
+	}
+	memset(bench_h, 0xff, w->nslots * sizeof(*bench_h));	/* off = -1 */
+	replay_pool(w, 0, w->nfill, c);
+	*ns = replay_pool(w, w->nfill, w->nops, c);
+	if (pin >= 0 && buddy_pool_free(&bench_pool, pin, 0))
+		c->errors++;
+	for (slot = 0; slot < w->nslots; slot++) {
+		if (bench_h[slot].off < 0)
+			continue;
+		c->leftover++;
+		if (buddy_pool_free(&bench_pool, bench_h[slot].off,
+				    w->end_order[slot]))
+			c->errors++;
+	}
+	if (buddy_pool_check(&bench_pool) ||
+	    buddy_pool_free_units(&bench_pool) != bench_units)
+		err = -EUCLEAN;
+	buddy_pool_destroy(&bench_pool);
+	return err ? err : c->errors ? -EUCLEAN : 0;
+}
+
 static int run_gpu(const struct bench_work *w, u64 *ns, struct bench_count *c)
 {
 	struct gpu_buddy mm;
@@ -580,7 +703,8 @@ static int run_gpu(const struct bench_work *w, u64 *ns, struct bench_count *c)
 	if (err)
 		return err;
 	memset(bench_h, 0, w->nslots * sizeof(*bench_h));
-	*ns = replay_gpu(&mm, w, c);
+	replay_gpu(&mm, w, 0, w->nfill, c);
+	*ns = replay_gpu(&mm, w, w->nfill, w->nops, c);
 	for (slot = 0; slot < w->nslots; slot++) {
 		if (!bench_h[slot].blk)
 			continue;
@@ -611,7 +735,8 @@ static int run_gen(genpool_algo_t algo, const struct bench_work *w, u64 *ns,
 	}
 	gen_pool_set_algo(pool, algo, NULL);
 	memset(bench_h, 0, w->nslots * sizeof(*bench_h));
-	*ns = replay_gen(pool, w, c);
+	replay_gen(pool, w, 0, w->nfill, c);
+	*ns = replay_gen(pool, w, w->nfill, w->nops, c);
 	for (slot = 0; slot < w->nslots; slot++) {
 		if (!bench_h[slot].addr)
 			continue;
@@ -640,7 +765,8 @@ static int run_pages(const struct bench_work *w, u64 *ns,
 	u32 slot;
 
 	memset(bench_h, 0, w->nslots * sizeof(*bench_h));
-	*ns = replay_pages(w, c);
+	replay_pages(w, 0, w->nfill, c);
+	*ns = replay_pages(w, w->nfill, w->nops, c);
 	for (slot = 0; slot < w->nslots; slot++) {
 		if (!bench_h[slot].page)
 			continue;
@@ -666,9 +792,14 @@ static int run_once(enum bench_alloc a, const struct bench_work *w, u64 *ns,
 		return run_gen(gen_pool_best_fit, w, ns, c);
 	case BENCH_PAGES:
 		return run_pages(w, ns, c);
+	case BENCH_POOL:
+		return run_pool(w, true, ns, c);
+	case BENCH_POOL_OFF:
+		return run_pool(w, false, ns, c);
 	case BENCH_HARNESS:
 		memset(bench_h, 0xff, w->nslots * sizeof(*bench_h));
-		*ns = replay_harness(w);
+		replay_harness(w, 0, w->nfill);
+		*ns = replay_harness(w, w->nfill, w->nops);
 		return 0;
 	default:
 		return -EINVAL;
@@ -736,9 +867,9 @@ static void print_row(const struct bench_work *w, struct bench_meas *m,
 		return;
 	}
 	median = median_ns(m);
-	fmt_ns_op(med, sizeof(med), median, w->nops);
-	fmt_ns_op(lo, sizeof(lo), m->ns[0], w->nops);
-	fmt_ns_op(hi, sizeof(hi), m->ns[reps - 1], w->nops);
+	fmt_ns_op(med, sizeof(med), median, w->nops - w->nfill);
+	fmt_ns_op(lo, sizeof(lo), m->ns[0], w->nops - w->nfill);
+	fmt_ns_op(hi, sizeof(hi), m->ns[reps - 1], w->nops - w->nfill);
 	if (m->alloc == BENCH_HARNESS) {
 		strscpy(ratio, "-", sizeof(ratio));
 		strscpy(net, "-", sizeof(net));
@@ -753,7 +884,7 @@ static void print_row(const struct bench_work *w, struct bench_meas *m,
 		m->worst.leftover);
 }
 
-#define BENCH_MAX_ALLOCS	6	/* buddy_core, four peers, the harness */
+#define BENCH_MAX_ALLOCS	8	/* buddy_core, six others, the harness */
 
 /*
  * Runs buddy_core, the @n allocators @a and the harness on @w, @reps rounds
@@ -761,10 +892,10 @@ static void print_row(const struct bench_work *w, struct bench_meas *m,
  * over the same stretch of time.  Then prints a row each, buddy_core first
  * and the harness last.  An allocator that fails to run, or whose
  * accounting does not add up after a run, gets a "failed to run" row and
- * is not run again.
+ * is not run again.  @med gets each allocator's median (0: did not run).
  */
 static void measure_all(const struct bench_work *w, const enum bench_alloc *a,
-			unsigned int n)
+			unsigned int n, u64 med[BENCH_NR_ALLOC])
 {
 	struct bench_meas m[BENCH_MAX_ALLOCS];
 	u64 core_ns = 0, harness_ns = 0;
@@ -791,21 +922,34 @@ static void measure_all(const struct bench_work *w, const enum bench_alloc *a,
 		core_ns = median_ns(&m[0]);
 	if (!m[n - 1].err)
 		harness_ns = median_ns(&m[n - 1]);
-	for (i = 0; i < n; i++)
+	memset(med, 0, BENCH_NR_ALLOC * sizeof(*med));
+	for (i = 0; i < n; i++) {
 		print_row(w, &m[i], core_ns, harness_ns);
+		if (!m[i].err)
+			med[m[i].alloc] = m[i].ns[reps / 2];
+	}
 }
 
 static const enum bench_alloc bench_peers[] = {
 	BENCH_GPU, BENCH_GEN_FF_ALIGN, BENCH_GEN_FF, BENCH_GEN_BF,
 };
 
-static const enum bench_alloc bench_pages_only[] = { BENCH_PAGES };
+/* W2 also through the pool layer, to show what the layer costs. */
+static const enum bench_alloc bench_peers_pool[] = {
+	BENCH_GPU, BENCH_GEN_FF_ALIGN, BENCH_GEN_FF, BENCH_GEN_BF,
+	BENCH_POOL, BENCH_POOL_OFF,
+};
+
+static const enum bench_alloc bench_pairs_set[] = {
+	BENCH_POOL, BENCH_POOL_OFF, BENCH_PAGES,
+};
 
 /* Generates @gen's workload, measures it on @a after buddy_core, frees it. */
 static int bench_workload(int (*gen)(struct bench_work *w,
 				     struct rnd_state *rnd),
 			  const enum bench_alloc *a, unsigned int n)
 {
+	u64 med[BENCH_NR_ALLOC];
 	struct bench_work w;
 	struct rnd_state rnd;
 	int err;
@@ -819,20 +963,37 @@ static int bench_workload(int (*gen)(struct bench_work *w,
 		work_free(&w);
 		return -EOVERFLOW;
 	}
-	measure_all(&w, a, n);
+	measure_all(&w, a, n, med);
 	work_free(&w);
 	return 0;
 }
 
+/*
+ * W4 on buddy_core, the pool with caches on and off, and alloc_pages; then
+ * the pool's figures against alloc_pages' (the issue's target: at least
+ * 1.00 with the caches on, pool empty or not).
+ */
 static int bench_pairs(unsigned int ord, bool batch, bool pin)
 {
+	char on[24], off[24], net_on[24], net_off[24];
+	u64 med[BENCH_NR_ALLOC], pages, harness;
 	struct bench_work w;
 	int err;
 
 	err = gen_w4(&w, ord, batch, pin);
 	if (err)
 		return err;
-	measure_all(&w, bench_pages_only, ARRAY_SIZE(bench_pages_only));
+	measure_all(&w, bench_pairs_set, ARRAY_SIZE(bench_pairs_set), med);
+	pages = med[BENCH_PAGES];
+	harness = med[BENCH_HARNESS];
+	fmt_ratio(on, sizeof(on), pages, med[BENCH_POOL]);
+	fmt_ratio(off, sizeof(off), pages, med[BENCH_POOL_OFF]);
+	fmt_ratio(net_on, sizeof(net_on), pages - harness,
+		  med[BENCH_POOL] ? med[BENCH_POOL] - harness : 0);
+	fmt_ratio(net_off, sizeof(net_off), pages - harness,
+		  med[BENCH_POOL_OFF] ? med[BENCH_POOL_OFF] - harness : 0);
+	pr_info("# %s: alloc_pages / pool: caches on %s (net %s), caches off %s (net %s)\n",
+		w.name, on, net_on, off, net_off);
 	work_free(&w);
 	return 0;
 }
@@ -894,8 +1055,8 @@ static int __init buddy_bench_init(void)
 
 	err = bench_workload(gen_w1, bench_peers, ARRAY_SIZE(bench_peers));
 	if (!err)
-		err = bench_workload(gen_w2, bench_peers,
-				     ARRAY_SIZE(bench_peers));
+		err = bench_workload(gen_w2, bench_peers_pool,
+				     ARRAY_SIZE(bench_peers_pool));
 	if (!err)
 		err = bench_workload(gen_w3, bench_peers,
 				     ARRAY_SIZE(bench_peers));

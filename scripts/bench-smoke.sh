@@ -42,6 +42,8 @@ smoke bench-kernel '^done in [0-9]+ ms' \
 	BENCH_ARGS="order=14 ops=20000 w3_ops=2000 pair_ops=10000 reps=1"
 smoke bench-ioctl '^batch 256 ' \
 	make -s -C "$repo" bench-ioctl BENCH_IOCTL_OPS=2000
+smoke bench-smp '^# multi-threaded TCG: 2 vCPU threads' \
+	make -s -C "$repo" bench-smp BENCH_SMP_ARGS="--seconds 0.2 --runs 1"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -60,6 +60,8 @@ done
 
 passed=0
 failed=0
+# kmemleak's hex dump of the leaked name (see fault_inject below).
+slub_name_leak='62 75 64 64 79 5f 62 6c 6f 63 6b 00 00 00 00 00  buddy_block.....'
 
 # tests/Makefile's pattern rule builds any tests/NAME.c with e2e.o.
 if ! make -s -C "$repo/tests" OUT="$out" "$out/fault_inject" "$out/ioctl_fuzz"; then
@@ -86,9 +88,15 @@ for prog in "${progs[@]}"; do
 	case "$prog" in
 	fault_inject)
 		# Every injected fault logs a stack trace: keep the whole log.
+		# A fault injected while kmem_cache_create() adds the buddy_block
+		# cache to sysfs leaks the kobject's name, the 16-byte string
+		# "buddy_block": 6.12's mm/slub.c sysfs_slab_add() returns when
+		# kobject_init_and_add() or sysfs_create_group() fails without
+		# the kobject_put() that frees it.  That one report is accepted.
 		for params in "${fi_sets[@]}"; do
 			run "fault_inject [${params:-defaults}]" --no-insmod \
 				--params "$params" --cmdline log_buf_len=8M \
+				--known-leak "$slub_name_leak" \
 				--timeout 900 -- "$out/fault_inject"
 		done
 		;;

@@ -20,10 +20,11 @@
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
 #   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
-#   bench     every benchmark at smoke size: it builds, runs and prints its
-#             table (nothing timed; the figures come from the full runs)
-#   stress    SMP stress on Debian 6.12 in qemu -smp 2, 10 s per pool
-#             (make stress: 30 s)
+#   bench     every benchmark at smoke size (bench-smp in qemu too): it
+#             builds, runs and prints its table (nothing timed; the figures
+#             come from the full runs)
+#   stress    SMP stress on Debian 6.12 in qemu -smp 2, 10 s per pool, and
+#             10 s more while CPU 1 goes offline and back (make stress: 30 s)
 #   debug-fpu, debug-kunit, debug-e2e, debug-extra (also make check-debug)
 #             the FPU check, KUnit, end to end, fault injection of every allocation one at
 #             a time, and the ioctl fuzzer, on the sanitizer kernel

@@ -5,9 +5,10 @@
 #
 #   scripts/kunit.sh [--config FRAGMENT] [--seed N]
 #
-# The suites are a module (kunit/buddy_core_kunit.ko) built against a cached
-# UML kernel with CONFIG_KUNIT=y and CONFIG_MODULES=y: a change to our sources
-# rebuilds the module in seconds and never the kernel.  kunit.py cannot drive
+# The suites (buddy_core, buddy_core_stress, buddy_pool) are one module,
+# kunit/buddy_kunit.ko, built against a cached UML kernel with CONFIG_KUNIT=y
+# and CONFIG_MODULES=y: a change to our sources rebuilds the module in
+# seconds and never the kernel.  kunit.py cannot drive
 # module runs (it halts the kernel before userspace), so uml-run.sh boots UML,
 # this script's guest half loads the module, and kunit.py parses the log.
 set -euo pipefail
@@ -16,9 +17,9 @@ if [ "${1:-}" = --guest ]; then
 	# Inside UML.  kunit.py parse reads only the first KTAP stream: clear
 	# the log first, so the stream is ours.
 	dmesg -C
-	insmod "$BUDDY_MODDIR/kunit/buddy_core_kunit.ko" ${2:+seed=$2}
+	insmod "$BUDDY_MODDIR/kunit/buddy_kunit.ko" ${2:+seed=$2 pool_seed=$2}
 	dmesg > "$BUDDY_RESULTS/kunit.log"
-	rmmod buddy_core_kunit
+	rmmod buddy_kunit
 	exit 0
 fi
 

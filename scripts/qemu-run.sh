@@ -19,6 +19,9 @@
 #                        its programs
 #   --timeout SECONDS    whole-run limit (default 900)
 #   --log FILE           keep the whole kernel log (from boot) in FILE
+#   --qemu-args "..."    extra qemu options, split at spaces (e.g.
+#                        "-name NAME,debug-threads=on", so the host's thread
+#                        list names the vCPU threads)
 #
 # Builds what is missing first (scripts/qemu-deps.sh; buddy.ko against the
 # kernel's headers, about 5 s, when a source is newer than it).  Exits with
@@ -56,6 +59,7 @@ copies=()
 roots=()
 limit=900
 log=""
+qemu_args=()
 
 usage() {
 	sed -n '9,21p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--root) roots+=("$2"); shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
+	--qemu-args) read -r -a more <<<"$2"; qemu_args+=("${more[@]}"); shift 2 ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -247,7 +252,8 @@ timeout "$limit" qemu-system-x86_64 -nodefaults -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$res/initrd.cpio" \
 	-append "console=ttyS0 ignore_loglevel panic=-1 $append" \
 	-serial "file:$res/console.log" -serial stdio \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null | sed -u 's/\r$//'
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 "${qemu_args[@]}" </dev/null |
+	sed -u 's/\r$//'
 qemu_rc=${PIPESTATUS[0]}
 set -e
 

@@ -9,6 +9,11 @@
 #   reserved   a 256 MiB pool reserved at boot: -m 1024,
 #              memmap=256M$0x30000000, phys_base=0x30000000
 #              pool_size=268435456 (as scripts/qemu-e2e.sh does)
+#   hotplug    the default pool while CPU 1 goes offline and back once a
+#              second and the per-CPU caches are turned off and on at
+#              runtime (scripts/lib/smp-hotplug.sh, the guest half): each
+#              offline must leave CPU 1's cache empty, each caches-off
+#              every cache
 #
 #   scripts/smp-stress.sh [--seconds S] [--seed N] [--procs N] [--threads N]
 #                         [STAGE...]
@@ -35,12 +40,12 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--procs | --threads) extra+=("$1" "$2"); shift 2 ;;
-	-h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	default | reserved) stages+=("$1"); shift ;;
+	-h | --help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	default | reserved | hotplug) stages+=("$1"); shift ;;
 	*) echo "smp-stress: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-[ ${#stages[@]} -gt 0 ] || stages=(default reserved)
+[ ${#stages[@]} -gt 0 ] || stages=(default reserved hotplug)
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 
 passed=0
@@ -56,16 +61,26 @@ if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$repo/include/uapi" \
 fi
 echo "# smp-stress: seed $seed, $seconds s a stage (replay: scripts/smp-stress.sh --seed $seed)"
 
-# run STAGE [qemu-run.sh options]: one boot; adds to passed/failed.
+# run STAGE [qemu-run.sh options] [-- GUEST COMMAND]: one boot (by default
+# smp_stress alone); adds to passed/failed.
 run() {
-	local stage=$1 label log rc t=$SECONDS
+	local stage=$1 label log rc t=$SECONDS opts=() cmd
 	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	if [ $# -gt 0 ]; then
+		shift
+		cmd=("$@")
+	else
+		cmd=("$out/smp_stress" --seconds "$seconds" --seed "$seed" "${extra[@]}")
+	fi
 	label="smp_stress [$stage]"
 	log=$(mktemp /tmp/buddy-smp-stress.XXXXXX)
 	echo "# === $label"
-	"$repo"/scripts/qemu-run.sh --timeout $((seconds + 600)) "$@" -- \
-		"$out/smp_stress" --seconds "$seconds" --seed "$seed" "${extra[@]}" \
-		>"$log" 2>&1
+	"$repo"/scripts/qemu-run.sh --timeout $((seconds + 600)) "${opts[@]}" -- \
+		"${cmd[@]}" >"$log" 2>&1
 	rc=$?
 	echo "# $label: boot and run took $((SECONDS - t)) s"
 	tally "$label" "$log" "$rc" qemu-run.sh
@@ -79,6 +94,10 @@ for stage in "${stages[@]}"; do
 		# shellcheck disable=SC2016 # the $ is for the kernel, not the shell
 		run reserved --mem 1024 --append 'memmap=256M$0x30000000' \
 			--params "phys_base=0x30000000 pool_size=268435456"
+		;;
+	hotplug)
+		run hotplug -- "$repo/scripts/lib/smp-hotplug.sh" "$out/smp_stress" \
+			"$seconds" "$seed" "${extra[@]}"
 		;;
 	esac
 done

@@ -319,6 +319,54 @@ int e2e_read_buddyinfo(__u64 *counts, unsigned int max)
 	return e2e_parse_buddyinfo(buf, counts, max);
 }
 
+int e2e_read_percpu(__u64 *cached_units, int *enabled)
+{
+	char buf[16384], *line, *save = NULL;
+	int n = 0;
+	int ret;
+
+	ret = e2e_read_file(BUDDY_DEBUGFS "/percpu", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	*cached_units = 0;
+	*enabled = -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long c[4], hits, frees, refills, drains, retries;
+		unsigned int cpu, online, o;
+		char tail;
+
+		if (sscanf(line, "# percpu_cache: %d", enabled) == 1 || line[0] == '#')
+			continue;
+		if (sscanf(line, "%u %u %llu %llu %llu %llu %llu %llu %llu %llu %llu %c",
+			   &cpu, &online, &c[0], &c[1], &c[2], &c[3], &hits, &frees,
+			   &refills, &drains, &retries, &tail) != 11)
+			return -EINVAL;
+		for (o = 0; o < 4; o++)
+			*cached_units += c[o] << o;
+		n++;
+	}
+	return *enabled < 0 || !n ? -EINVAL : n;
+}
+
+int e2e_set_percpu_cache(int on)
+{
+	const char *path = "/sys/module/buddy/parameters/percpu_cache";
+	char buf[8];
+	int old, ret, f;
+
+	ret = e2e_read_file(path, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	old = buf[0] == 'Y' || buf[0] == '1';
+	f = open(path, O_WRONLY);
+	if (f < 0)
+		return -errno;
+	ret = write(f, on ? "1" : "0", 1) == 1 ? old : -errno;
+	close(f);
+	return ret;
+}
+
 /* "D.DDD" in thousandths, or -1. */
 static int fixed3(const char *tok, size_t len)
 {

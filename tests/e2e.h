@@ -71,6 +71,19 @@ int e2e_read_buddyinfo(__u64 *counts, unsigned int max);
 int e2e_parse_unusable(const char *text, unsigned int *index, unsigned int max);
 int e2e_read_unusable(unsigned int *index, unsigned int max);
 
+/*
+ * debugfs percpu: the units in every CPU's cache (*@cached_units), and
+ * whether the caches are on (*@enabled); the number of CPU lines, or -errno
+ * for a missing or malformed file.
+ */
+int e2e_read_percpu(__u64 *cached_units, int *enabled);
+
+/*
+ * Set /sys/module/buddy/parameters/percpu_cache; returns the old value (0
+ * or 1) or -errno.
+ */
+int e2e_set_percpu_cache(int on);
+
 /* Everything a failed call must leave as it was. */
 struct e2e_snap {
 	int info_ret;

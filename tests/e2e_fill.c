@@ -176,10 +176,14 @@ static void test_one_unit_index(void)
 	unsigned int index[E2E_MAX_ORDERS], o;
 	struct buddy_alloc a;
 	bool good;
-	int n;
+	int n, was;
 
-	if (buddy_alloc(fd, 1, &a))
+	/* The core's shape: no refill may take more than the one unit. */
+	was = e2e_set_percpu_cache(0);
+	if (!e2e_check(was >= 0, "percpu_cache=0 at runtime (%s)", e2e_err(was)))
 		return;
+	if (buddy_alloc(fd, 1, &a))
+		goto restore;
 	n = e2e_read_unusable(index, E2E_MAX_ORDERS);
 	good = n == (int)info.max_order + 1;
 	for (o = 0; good && o <= info.max_order; o++) {
@@ -198,6 +202,8 @@ static void test_one_unit_index(void)
 	e2e_check(good, "one unit allocated: unusable_index (2^o - 1) / free_units per order");
 	e2e_consistent(fd, "one unit allocated");
 	buddy_free(fd, a.offset);
+restore:
+	e2e_set_percpu_cache(was);
 }
 
 /* Random sizes: ALLOC succeeds exactly when a big enough block is free. */

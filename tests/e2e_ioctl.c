@@ -145,17 +145,23 @@ static void test_alloc_sizes(void)
 	}
 }
 
-/* One unit from a whole pool leaves one free block of every lower order. */
+/*
+ * One unit from a whole pool leaves one free block of every lower order in
+ * the core: with the per-CPU caches off, so that no refill takes more.
+ */
 static void test_split_shape(void)
 {
 	__u64 counts[E2E_MAX_ORDERS];
 	struct buddy_alloc a;
+	int n, was;
 	unsigned int o;
 	bool good;
-	int n;
 
-	if (buddy_alloc(fd, 1, &a))
+	was = e2e_set_percpu_cache(0);
+	if (!e2e_check(was >= 0, "percpu_cache=0 at runtime (%s)", e2e_err(was)))
 		return;
+	if (buddy_alloc(fd, 1, &a))
+		goto restore;
 	n = e2e_read_buddyinfo(counts, E2E_MAX_ORDERS);
 	good = n == (int)info.max_order + 1;
 	for (o = 0; good && o <= info.max_order; o++)
@@ -163,6 +169,57 @@ static void test_split_shape(void)
 	e2e_check(good, "one unit allocated: buddyinfo has one free block at each order below %u",
 		  info.max_order);
 	buddy_free(fd, a.offset);
+restore:
+	e2e_set_percpu_cache(was);
+}
+
+/*
+ * With the caches on, cached blocks are free: INFO's free_bytes counts
+ * them, debugfs buddyinfo (the core's blocks) does not, and percpu lists
+ * them; INFO's largest_free is what an allocation gets, here the whole
+ * pool's other half.  Turning the caches off empties them.
+ */
+static void test_cached_blocks(void)
+{
+	__u64 counts[E2E_MAX_ORDERS], core = 0, cached = 0;
+	struct buddy_info now;
+	struct buddy_alloc a, half;
+	int n, on, was, cpus;
+	unsigned int o;
+
+	was = e2e_set_percpu_cache(1);
+	if (!e2e_check(was >= 0, "percpu_cache=1 at runtime (%s)", e2e_err(was)))
+		return;
+	if (!e2e_check(buddy_alloc(fd, 1, &a) == 0, "caches on: ALLOC one unit"))
+		goto restore;
+	n = e2e_read_buddyinfo(counts, E2E_MAX_ORDERS);
+	cpus = e2e_read_percpu(&cached, &on);
+	for (o = 0; n > 0 && o < (unsigned int)n; o++)
+		core += counts[o] << o;
+	e2e_check(cpus > 0 && on == 1 && cached > 0,
+		  "caches on: debugfs percpu lists %d CPUs, on %d, %llu units cached after one ALLOC",
+		  cpus, on, cached);
+	e2e_check(buddy_info(fd, &now) == 0 &&
+		  now.free_bytes == info.pool_size - info.unit_size &&
+		  (core + cached) * info.unit_size == now.free_bytes,
+		  "caches on: INFO free_bytes %llu = buddyinfo's %llu units + %llu cached",
+		  now.free_bytes, core, cached);
+	e2e_check(now.largest_free == info.pool_size / 2,
+		  "caches on: largest_free %llu is what an allocation gets (%llu)",
+		  now.largest_free, info.pool_size / 2);
+	if (info.max_order > 0 &&
+	    e2e_check(buddy_alloc(fd, info.pool_size / 2, &half) == 0,
+		      "caches on: ALLOC largest_free bytes"))
+		buddy_free(fd, half.offset);
+	buddy_free(fd, a.offset);
+	e2e_set_percpu_cache(0);
+	cpus = e2e_read_percpu(&cached, &on);
+	e2e_check(cpus > 0 && on == 0 && cached == 0,
+		  "percpu_cache=0: no unit cached (%llu), percpu says off (%d)",
+		  cached, on);
+	e2e_pool_whole(fd, "caches turned off");
+restore:
+	e2e_set_percpu_cache(was);
 }
 
 static void test_alloc_einval(void)
@@ -595,6 +652,7 @@ int main(int argc, char **argv)
 	test_info();
 	test_alloc_sizes();
 	test_split_shape();
+	test_cached_blocks();
 	test_alloc_einval();
 	test_alloc_enomem();
 	test_free_einval();

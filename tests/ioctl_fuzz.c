@@ -12,7 +12,9 @@
  * prot and flags), munmap (whole, or a piece, which splits the VMA),
  * mremap (grow must fail, shrink, move), close, open (read-write or
  * read-only), dup, fork (the child works on the shared files and
- * mappings and undoes what it did), and max_bytes_per_file changes.
+ * mappings and undoes what it did), max_bytes_per_file changes, and
+ * percpu_cache switched off and on (debugfs percpu must then list no
+ * cached block, and every prediction holds either way).
  *
  * The model knows every live block (offset, size, owning open file
  * description, mappings), so it predicts each result: a failure must be
@@ -117,14 +119,14 @@ static bool chance(unsigned int percent)
 
 enum kind {
 	K_ALLOC, K_FREE, K_INFO, K_BATCH, K_BADCMD, K_SIZED, K_BADPTR, K_MMAP,
-	K_MUNMAP, K_MREMAP, K_CLOSE, K_OPEN, K_DUP, K_FORK, K_QUOTA, K_CHECK,
-	K_NR
+	K_MUNMAP, K_MREMAP, K_CLOSE, K_OPEN, K_DUP, K_FORK, K_QUOTA, K_CACHE,
+	K_CHECK, K_NR
 };
 
 static const char *const kind_name[K_NR] = {
 	"ALLOC", "FREE", "INFO", "BATCH", "bad command", "struct size",
 	"bad pointer", "mmap", "munmap", "mremap", "close", "open", "dup",
-	"fork", "quota", "full check",
+	"fork", "quota", "percpu_cache", "full check",
 };
 
 static struct {
@@ -1523,6 +1525,26 @@ static void step_quota(void)
 }
 
 /*
+ * The per-CPU caches off or on at runtime: off must leave nothing cached,
+ * as debugfs percpu shows; the model predicts the same either way.
+ */
+static void step_cache(void)
+{
+	int on = chance(50), was, enabled, cpus;
+	__u64 cached;
+
+	count(K_CACHE, 0);
+	was = e2e_set_percpu_cache(on);
+	if (!expect(was >= 0, "write percpu_cache=%d: %s", on, e2e_err(was)))
+		return;
+	pass();
+	cpus = e2e_read_percpu(&cached, &enabled);
+	expect(cpus > 0 && enabled == on && (on || !cached),
+	       "percpu_cache=%d: debugfs percpu lists %d CPUs, says %d, %llu units cached",
+	       on, cpus, enabled, (unsigned long long)cached);
+}
+
+/*
  * A child shares the files and the mappings.  It checks that its copy of
  * a mapping holds the block (FREE: -EBUSY, also after the child unmaps its
  * copy, since the parent's remains), allocates and frees through shared
@@ -1694,7 +1716,7 @@ static const struct {
 	{ K_ALLOC, 200 }, { K_FREE, 170 }, { K_INFO, 30 }, { K_BATCH, 110 },
 	{ K_BADCMD, 60 }, { K_SIZED, 70 }, { K_BADPTR, 60 }, { K_MMAP, 90 },
 	{ K_MUNMAP, 60 }, { K_MREMAP, 15 }, { K_CLOSE, 12 }, { K_OPEN, 14 },
-	{ K_DUP, 6 }, { K_FORK, 3 }, { K_QUOTA, 4 },
+	{ K_DUP, 6 }, { K_FORK, 3 }, { K_QUOTA, 4 }, { K_CACHE, 4 },
 };
 
 static void do_step(void)
@@ -1730,6 +1752,9 @@ static void do_step(void)
 		break;
 	case K_QUOTA:
 		step_quota();
+		break;
+	case K_CACHE:
+		step_cache();
 		break;
 	default:
 		step_ioctl(weights[i].k);
@@ -1907,6 +1932,7 @@ int main(int argc, char **argv)
 		if (slots[i].fd >= 0)
 			slot_close(i);
 	set_quota(quota0);
+	e2e_set_percpu_cache(1);
 	e2e_check(live_blocks == 0, "model: every block released with the files (%llu left)",
 		  (unsigned long long)live_blocks);
 	full_check("everything closed", true);

@@ -4,6 +4,7 @@
  *
  *   smp_stress [--procs N] [--threads N] [--seconds S] [--seed N]
  *              [--max-live N] [--dev PATH]
+ *   smp_stress --fill-cache CPU [--dev PATH]
  *
  * --procs processes (default 4), each with --threads threads (default 4),
  * run for --seconds (default 30).  Every thread has a worker identity, gid
@@ -39,6 +40,11 @@
  * duration) and a closing "N passed, N failed" line; the exit status is 1 if
  * anything failed.  Timing decides the interleaving, so a seed replays each
  * thread's choices, not the run.
+ *
+ * --fill-cache CPU does none of that: pinned to CPU, it allocates 64 blocks
+ * of orders 0..3 in turn and frees them, reading INFO (which drains the
+ * per-CPU caches) only before, so that CPU's cache holds blocks afterwards;
+ * for the CPU hotplug test (scripts/lib/smp-hotplug.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +52,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -904,9 +911,48 @@ static long long debugfs_stat(const char *name)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"Usage: %s [--procs N] [--threads N] [--seconds S] [--seed N] [--max-live N] [--dev PATH]\n",
-		prog);
+		"Usage: %s [--procs N] [--threads N] [--seconds S] [--seed N] [--max-live N] [--dev PATH]\n"
+		"       %s --fill-cache CPU [--dev PATH]\n",
+		prog, prog);
 	exit(2);
+}
+
+/* --fill-cache: leave blocks in @cpu's cache; 0 on success. */
+static int fill_cache(unsigned int cpu)
+{
+	__u64 off[64];
+	unsigned int i, n = 0;
+	cpu_set_t set;
+	int fd;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	check(!sched_setaffinity(0, sizeof(set), &set) && fd >= 0,
+	      "fill-cache: pinned to CPU %u, %s open (%s)", cpu, dev,
+	      strerror(errno));
+	/* INFO drains the caches: read it before filling them. */
+	if (fd < 0 || xioctl(fd, BUDDY_IOC_INFO, &info)) {
+		check(false, "fill-cache: INFO");
+		return 1;
+	}
+	for (i = 0; i < 64; i++) {
+		struct buddy_alloc a = { .size = info.unit_size << (i % 4) };
+
+		if (ioctl(fd, BUDDY_IOC_ALLOC, &a))
+			break;
+		off[n++] = a.offset;
+	}
+	for (i = 0; i < n; i++) {
+		struct buddy_free f = { .offset = off[i] };
+
+		if (ioctl(fd, BUDDY_IOC_FREE, &f))
+			break;
+	}
+	close(fd);
+	check(n == 64 && i == n, "fill-cache: 64 blocks allocated and freed on CPU %u (%u, %u)",
+	      cpu, n, i);
+	return failed ? 1 : 0;
 }
 
 static unsigned long long number(const char *s, const char *prog)
@@ -930,9 +976,11 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "max-live", required_argument, NULL, 'l' },
 		{ "dev", required_argument, NULL, 'd' },
+		{ "fill-cache", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	long fill_cpu = -1;
 	unsigned long long total[OP_KINDS] = { 0 }, fails[F_KINDS] = { 0 };
 	unsigned long long stamped = 0, verified = 0, all_ops = 0;
 	unsigned int nworkers, p, i, unfinished = 0, stray = 0;
@@ -946,7 +994,7 @@ int main(int argc, char **argv)
 	int fd, c, ret;
 	__u64 u;
 
-	while ((c = getopt_long(argc, argv, "p:t:s:S:l:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:s:S:l:d:F:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			nprocs = (unsigned int)number(optarg, argv[0]);
@@ -967,9 +1015,17 @@ int main(int argc, char **argv)
 		case 'd':
 			dev = optarg;
 			break;
+		case 'F':
+			fill_cpu = (long)number(optarg, argv[0]);
+			break;
 		default:
 			usage(argv[0]);
 		}
+	}
+	if (fill_cpu >= 0) {
+		ret = fill_cache((unsigned int)fill_cpu);
+		printf("%u passed, %u failed\n", passed, failed);
+		return ret;
 	}
 	if (optind != argc || !nprocs || !nthreads || !max_live ||
 	    max_live > MAX_LIVE_LIMIT || (unsigned long long)nprocs * nthreads > MAX_GID)

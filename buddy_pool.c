@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * buddy_pool: an allocator core behind a spinlock, with per-CPU caches of
+ * small free blocks (see buddy_pool.h for the rules and the locking).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/err.h>
+#include <linux/export.h>
+#include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "buddy_core.h"
+#include "buddy_pool.h"
+
+/* ---- The default core: buddy_core and its maps in one allocation ---- */
+
+static void *bitmap_core_create(unsigned int max_order)
+{
+	size_t meta_size = buddy_core_meta_size(max_order);
+	struct buddy_core *bc;
+	int ret;
+
+	if (!meta_size)
+		return ERR_PTR(-EINVAL);
+	/* The maps follow the struct: kvmalloc() aligns both well enough. */
+	bc = kvmalloc(ALIGN(sizeof(*bc), 8) + meta_size, GFP_KERNEL);
+	if (!bc)
+		return ERR_PTR(-ENOMEM);
+	ret = buddy_core_init(bc, max_order, (u8 *)bc + ALIGN(sizeof(*bc), 8),
+			      meta_size);
+	if (ret) {
+		kvfree(bc);
+		return ERR_PTR(ret);
+	}
+	return bc;
+}
+
+static void bitmap_core_destroy(void *core)
+{
+	kvfree(core);
+}
+
+static s64 bitmap_core_alloc(void *core, unsigned int order, unsigned int flags)
+{
+	return buddy_core_alloc(core, order, flags);
+}
+
+static int bitmap_core_free(void *core, u64 offset, unsigned int order)
+{
+	return buddy_core_free(core, offset, order);
+}
+
+static u64 bitmap_core_free_units(const void *core)
+{
+	/* A lockless reader's one read of the field (buddy_pool.h). */
+	return data_race(buddy_core_free_units(core));
+}
+
+static int bitmap_core_largest_order(const void *core)
+{
+	return buddy_core_largest_order(core);
+}
+
+static u64 bitmap_core_nr_free(const void *core, unsigned int order)
+{
+	/* Likewise. */
+	return data_race(buddy_core_nr_free(core, order));
+}
+
+static int bitmap_core_check(const void *core)
+{
+	return buddy_core_check(core);
+}
+
+const struct buddy_pool_core_ops buddy_pool_bitmap_core = {
+	.name = "buddy_core",
+	.create = bitmap_core_create,
+	.destroy = bitmap_core_destroy,
+	.alloc = bitmap_core_alloc,
+	.free = bitmap_core_free,
+	.free_units = bitmap_core_free_units,
+	.largest_order = bitmap_core_largest_order,
+	.nr_free = bitmap_core_nr_free,
+	.check = bitmap_core_check,
+	.flags_valid = BUDDY_CORE_ALLOC_FLAGS_VALID,
+};
+EXPORT_SYMBOL_GPL(buddy_pool_bitmap_core);
+
+/* ---- Moving blocks between a cache and the core ---- */
+
+static s64 core_alloc(struct buddy_pool *pool, unsigned int order,
+		      unsigned int flags)
+{
+	lockdep_assert_held(&pool->lock);
+	return pool->ops->alloc(pool->core, order, flags);
+}
+
+static void core_free_cached(struct buddy_pool *pool, u64 offset,
+			     unsigned int order)
+{
+	lockdep_assert_held(&pool->lock);
+	/* The block came out of this core: a refusal is a bug (ours or the caller's). */
+	WARN_ON_ONCE(pool->ops->free(pool->core, offset, order));
+}
+
+/* Fills @pcp's empty list of @order with up to a batch; returns how many. */
+static u32 pcp_refill(struct buddy_pool *pool, struct buddy_pool_pcp *pcp,
+		      unsigned int order)
+{
+	u32 n;
+
+	lockdep_assert_held(&pcp->lock);
+	spin_lock(&pool->lock);
+	for (n = 0; n < BUDDY_POOL_PCP_BATCH; n++) {
+		s64 off = core_alloc(pool, order, 0);
+
+		if (off < 0)
+			break;
+		pcp->block[order][n] = off;
+	}
+	spin_unlock(&pool->lock);
+	pcp->count[order] = n;
+	if (n)
+		pcp->stats.refills++;
+	return n;
+}
+
+/* Gives @pcp's @n oldest blocks of @order back to the core. */
+static void pcp_drain_order(struct buddy_pool *pool, struct buddy_pool_pcp *pcp,
+			    unsigned int order, u32 n)
+{
+	u32 i;
+
+	lockdep_assert_held(&pcp->lock);
+	spin_lock(&pool->lock);
+	for (i = 0; i < n; i++)
+		core_free_cached(pool, pcp->block[order][i], order);
+	spin_unlock(&pool->lock);
+	pcp->count[order] -= n;
+	memmove(pcp->block[order], pcp->block[order] + n,
+		pcp->count[order] * sizeof(pcp->block[order][0]));
+}
+
+/* Empties one CPU's cache into the core; returns the units it held. */
+static u64 pcp_drain(struct buddy_pool *pool, struct buddy_pool_pcp *pcp)
+{
+	unsigned int order;
+	u64 units = 0;
+
+	spin_lock(&pcp->lock);
+	for (order = 0; order < BUDDY_POOL_PCP_ORDERS; order++) {
+		u32 n = pcp->count[order];
+
+		if (!n)
+			continue;
+		pcp_drain_order(pool, pcp, order, n);
+		units += (u64)n << order;
+		pcp->stats.drains++;
+	}
+	spin_unlock(&pcp->lock);
+	return units;
+}
+
+/**
+ * buddy_pool_drain_all() - give every CPU's cached blocks back to the core
+ * @pool: the pool
+ *
+ * Every possible CPU's, offline ones too: a task that picked a cache just
+ * before its CPU went offline may still have put a block there.
+ *
+ * Return: the units that were cached.
+ */
+u64 buddy_pool_drain_all(struct buddy_pool *pool)
+{
+	u64 units = 0;
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		units += pcp_drain(pool, per_cpu_ptr(pool->pcp, cpu));
+	return units;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_drain_all);
+
+/* ---- Allocation and free ---- */
+
+/* This CPU's cache, or -ENOMEM when neither it nor a refill has a block. */
+static s64 pcp_alloc(struct buddy_pool *pool, unsigned int order)
+{
+	struct buddy_pool_pcp *pcp = raw_cpu_ptr(pool->pcp);
+	s64 off = -ENOMEM;
+
+	spin_lock(&pcp->lock);
+	if (pcp->count[order] ||
+	    (!atomic_read(&pool->draining) && pcp_refill(pool, pcp, order))) {
+		off = pcp->block[order][--pcp->count[order]];
+		pcp->stats.hits++;
+	}
+	spin_unlock(&pcp->lock);
+	return off;
+}
+
+/*
+ * The core had no block: drain every cache and try once more.  While
+ * @pool->draining is set no block enters a cache, so once the drain has
+ * passed every CPU the caches stay empty, and a failure of the retry means
+ * the pool truly had no such block.
+ */
+static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order,
+			     unsigned int flags)
+{
+	struct buddy_pool_pcp *pcp;
+	s64 off = -ENOMEM;
+
+	atomic_inc(&pool->draining);
+	if (buddy_pool_drain_all(pool)) {
+		spin_lock(&pool->lock);
+		off = core_alloc(pool, order, flags);
+		spin_unlock(&pool->lock);
+		pcp = raw_cpu_ptr(pool->pcp);
+		spin_lock(&pcp->lock);
+		pcp->stats.drain_retries++;
+		spin_unlock(&pcp->lock);
+	}
+	atomic_dec(&pool->draining);
+	return off;
+}
+
+/**
+ * buddy_pool_alloc() - allocate a block of 2^@order units
+ * @pool: the pool
+ * @order: its order
+ * @flags: the core's allocation flags (struct buddy_pool_core_ops)
+ *
+ * Cached orders come from this CPU's cache when they can.  -ENOMEM only
+ * after every cache was drained into the core and the core still had no
+ * block of @order.
+ *
+ * Return: the block's offset in units, -ENOMEM, or -EINVAL for an order
+ * above the pool's or an unknown flag.
+ */
+s64 buddy_pool_alloc(struct buddy_pool *pool, unsigned int order,
+		     unsigned int flags)
+{
+	s64 off;
+
+	if (order > pool->max_order || (flags & ~pool->ops->flags_valid))
+		return -EINVAL;
+	if (order < BUDDY_POOL_PCP_ORDERS && !flags &&
+	    buddy_pool_cache_enabled(pool)) {
+		off = pcp_alloc(pool, order);
+		if (off >= 0)
+			return off;
+	}
+	spin_lock(&pool->lock);
+	off = core_alloc(pool, order, flags);
+	spin_unlock(&pool->lock);
+	if (off == -ENOMEM)
+		off = alloc_drain_retry(pool, order, flags);
+	return off;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_alloc);
+
+/**
+ * buddy_pool_free() - free a block buddy_pool_alloc() returned
+ * @pool: the pool
+ * @offset: its offset in units
+ * @order: its order
+ *
+ * A cached order goes into this CPU's cache without the core's check (see
+ * buddy_pool.h: the caller guarantees a live block); the range and
+ * alignment are still checked.  Anything else goes to the core, which
+ * refuses all but the exact start of a live block of @order.
+ *
+ * Return: 0, or -EINVAL and nothing changed.
+ */
+int buddy_pool_free(struct buddy_pool *pool, u64 offset, unsigned int order)
+{
+	struct buddy_pool_pcp *pcp;
+	int ret;
+
+	if (order > pool->max_order || offset >> pool->max_order ||
+	    offset & ((1ULL << order) - 1))
+		return -EINVAL;
+	if (order < BUDDY_POOL_PCP_ORDERS && buddy_pool_cache_enabled(pool)) {
+		pcp = raw_cpu_ptr(pool->pcp);
+		spin_lock(&pcp->lock);
+		/* Checked under the lock a drain holds while it passes here. */
+		if (!atomic_read(&pool->draining)) {
+			if (pcp->count[order] == BUDDY_POOL_PCP_HIGH) {
+				pcp_drain_order(pool, pcp, order,
+						BUDDY_POOL_PCP_BATCH);
+				pcp->stats.drains++;
+			}
+			pcp->block[order][pcp->count[order]++] = offset;
+			pcp->stats.frees++;
+			spin_unlock(&pcp->lock);
+			return 0;
+		}
+		spin_unlock(&pcp->lock);
+	}
+	spin_lock(&pool->lock);
+	ret = pool->ops->free(pool->core, offset, order);
+	spin_unlock(&pool->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_free);
+
+/**
+ * buddy_pool_set_cache() - turn the per-CPU caches on or off
+ * @pool: the pool
+ * @on: the new state
+ *
+ * Turning them off drains every cache.  An operation that read the old
+ * state may still put a block in a cache afterwards; that block stays free
+ * and counted, and the next drain (an allocation short of blocks, a
+ * largest-order query, buddy_pool_destroy()) returns it.
+ */
+void buddy_pool_set_cache(struct buddy_pool *pool, bool on)
+{
+	WRITE_ONCE(pool->cache_on, on);
+	if (!on)
+		buddy_pool_drain_all(pool);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_set_cache);
+
+/* ---- Queries ---- */
+
+/**
+ * buddy_pool_cached_units() - units in every CPU's cache
+ * @pool: the pool
+ *
+ * Read without the locks: a moment old under concurrent use.
+ *
+ * Return: the units.
+ */
+u64 buddy_pool_cached_units(struct buddy_pool *pool)
+{
+	unsigned int cpu, order;
+	u64 units = 0;
+
+	for_each_possible_cpu(cpu) {
+		struct buddy_pool_pcp *pcp = per_cpu_ptr(pool->pcp, cpu);
+
+		for (order = 0; order < BUDDY_POOL_PCP_ORDERS; order++)
+			/* Written under that CPU's cache lock, read without it. */
+			units += (u64)data_race(READ_ONCE(pcp->count[order])) << order;
+	}
+	return units;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_cached_units);
+
+/**
+ * buddy_pool_free_units() - units free: the core's and the cached ones
+ * @pool: the pool
+ *
+ * Cached blocks are free (an allocation gets them), so they count.  Read
+ * without the locks: a moment old under concurrent use, exact when the
+ * pool is quiet.
+ *
+ * Return: the units.
+ */
+u64 buddy_pool_free_units(struct buddy_pool *pool)
+{
+	return pool->ops->free_units(pool->core) + buddy_pool_cached_units(pool);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_free_units);
+
+/**
+ * buddy_pool_largest_order() - the largest order an allocation would get now
+ * @pool: the pool
+ *
+ * Cached blocks merge with free neighbours in the core only there, and an
+ * allocation short of blocks would drain them first, so the answer is the
+ * core's largest free block once the caches are drained: this drains them
+ * when any holds a block.
+ *
+ * Return: the order, or -ENOMEM when nothing is free.
+ */
+int buddy_pool_largest_order(struct buddy_pool *pool)
+{
+	if (buddy_pool_cached_units(pool))
+		buddy_pool_drain_all(pool);
+	return pool->ops->largest_order(pool->core);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_largest_order);
+
+/**
+ * buddy_pool_core_nr_free() - the core's maximal free blocks of @order
+ * @pool: the pool
+ * @order: the order
+ *
+ * Cached blocks are not among them, as /proc/buddyinfo leaves out the page
+ * allocator's pcp lists.  Read without the lock.
+ *
+ * Return: the count.
+ */
+u64 buddy_pool_core_nr_free(struct buddy_pool *pool, unsigned int order)
+{
+	return pool->ops->nr_free(pool->core, order);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_core_nr_free);
+
+/**
+ * buddy_pool_cpu_stats() - one CPU's cache and counters
+ * @pool: the pool
+ * @cpu: a possible CPU
+ * @st: filled in, consistently (under that CPU's cache lock)
+ */
+void buddy_pool_cpu_stats(struct buddy_pool *pool, unsigned int cpu,
+			  struct buddy_pool_cpu_stats *st)
+{
+	struct buddy_pool_pcp *pcp = per_cpu_ptr(pool->pcp, cpu);
+
+	spin_lock(&pcp->lock);
+	*st = pcp->stats;
+	memcpy(st->cached, pcp->count, sizeof(st->cached));
+	spin_unlock(&pcp->lock);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_cpu_stats);
+
+/**
+ * buddy_pool_check() - drain the caches and check the core's invariants
+ * @pool: the pool
+ *
+ * Return: 0, or the core's negative errno.
+ */
+int buddy_pool_check(struct buddy_pool *pool)
+{
+	int ret;
+
+	buddy_pool_drain_all(pool);
+	spin_lock(&pool->lock);
+	ret = pool->ops->check(pool->core);
+	spin_unlock(&pool->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_check);
+
+/* ---- Set-up, CPU hotplug, teardown ---- */
+
+/* A CPU is dead: nothing runs there any more, so its cache goes back. */
+static int buddy_pool_cpu_dead(unsigned int cpu, struct hlist_node *node)
+{
+	struct buddy_pool *pool = hlist_entry(node, struct buddy_pool, cpuhp_node);
+
+	pcp_drain(pool, per_cpu_ptr(pool->pcp, cpu));
+	return 0;
+}
+
+/**
+ * buddy_pool_init() - set up a pool of 2^@max_order free units
+ * @pool: the pool, its contents undefined
+ * @ops: its core
+ * @max_order: the pool's order
+ * @cache_on: whether the per-CPU caches start on
+ *
+ * Sleeps: allocates the core and the caches and registers a CPU hotplug
+ * state (one of the kernel's dynamic ones) for the pool.
+ *
+ * Return: 0, or a negative errno with nothing left allocated and one line
+ * in the kernel log saying what failed.
+ */
+int buddy_pool_init(struct buddy_pool *pool,
+		    const struct buddy_pool_core_ops *ops,
+		    unsigned int max_order, bool cache_on)
+{
+	unsigned int cpu;
+	int ret;
+
+	if (max_order > BUDDY_POOL_MAX_ORDER)
+		return -EINVAL;
+	memset(pool, 0, sizeof(*pool));
+	spin_lock_init(&pool->lock);
+	atomic_set(&pool->draining, 0);
+	pool->ops = ops;
+	pool->max_order = max_order;
+	pool->cache_on = cache_on;
+	pool->core = ops->create(max_order);
+	if (IS_ERR(pool->core)) {
+		ret = PTR_ERR(pool->core);
+		pr_err("%s for the %s allocator of 2^%u units\n",
+		       ret == -ENOMEM ? "no memory" : "no valid parameters",
+		       ops->name, max_order);
+		return ret;
+	}
+	pool->pcp = alloc_percpu(struct buddy_pool_pcp);
+	if (!pool->pcp) {
+		pr_err("no memory for the per-CPU caches (%zu bytes a CPU)\n",
+		       sizeof(struct buddy_pool_pcp));
+		ret = -ENOMEM;
+		goto destroy_core;
+	}
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(pool->pcp, cpu)->lock);
+	/* Teardown in the PREPARE section runs once the CPU is dead. */
+	ret = cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, "buddy/pool:dead",
+				      NULL, buddy_pool_cpu_dead);
+	if (ret < 0) {
+		pr_err("cannot set up a CPU hotplug state: %d\n", ret);
+		goto free_pcp;
+	}
+	pool->cpuhp_state = ret;
+	ret = cpuhp_state_add_instance_nocalls(pool->cpuhp_state,
+					       &pool->cpuhp_node);
+	if (ret) {
+		pr_err("cannot add to the CPU hotplug state: %d\n", ret);
+		goto remove_state;
+	}
+	return 0;
+
+remove_state:
+	cpuhp_remove_multi_state(pool->cpuhp_state);
+free_pcp:
+	free_percpu(pool->pcp);
+destroy_core:
+	ops->destroy(pool->core);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_init);
+
+/**
+ * buddy_pool_destroy() - drain every cache and free the pool
+ * @pool: a pool buddy_pool_init() set up, nothing using it any more
+ *
+ * Blocks still allocated are the caller's leak: it warns once if the core
+ * does not get every unit back.
+ */
+void buddy_pool_destroy(struct buddy_pool *pool)
+{
+	cpuhp_state_remove_instance_nocalls(pool->cpuhp_state, &pool->cpuhp_node);
+	cpuhp_remove_multi_state(pool->cpuhp_state);
+	buddy_pool_drain_all(pool);
+	WARN_ON_ONCE(pool->ops->free_units(pool->core) != 1ULL << pool->max_order);
+	free_percpu(pool->pcp);
+	pool->ops->destroy(pool->core);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_destroy);
