@@ -29,6 +29,16 @@ for f in buddy_core.c buddy_core.h buddy_core_ops.h buddy_tree.c buddy_tree.h bu
 	result "$([ -z "$out" ]; echo $?)" "checkpatch --strict $f"
 done
 
+# The kernel patches, as patches: checkpatch checks their commit messages
+# too (Signed-off-by).  By absolute path: in this git tree checkpatch takes
+# a relative one for a source file.
+for p in "$repo"/scripts/patches/*.patch; do
+	out=$(perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse "$p" 2>&1 |
+		grep -E 'ERROR|WARNING|CHECK')
+	[ -z "$out" ] || echo "$out"
+	result "$([ -z "$out" ]; echo $?)" "checkpatch --strict scripts/patches/$(basename "$p")"
+done
+
 build=$(scripts/kernel-tree.sh uml) || exit 1
 out=$(BUDDY_MOD_REBUILD=1 scripts/build-module.sh um "$build" W=1 C=2 2>&1 >/dev/null)
 rc=$?
