@@ -51,7 +51,9 @@ done
 [ ${#stages[@]} -gt 0 ] || stages=(build-6.1 build-6.12 default reserved blocks-1m)
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 if [ ${#progs[@]} = 0 ]; then
-	read -ra progs <<<"$(sed -n 's/^PROGS[[:space:]]*:*=[[:space:]]*//p' "$repo/tests/Makefile")"
+	# Make itself reads the list, continuation lines and all.
+	read -ra progs <<<"$(printf 'print-progs:\n\t@echo $(PROGS)\n' |
+		make -s --no-print-directory -C "$repo/tests" -f Makefile -f - print-progs)"
 fi
 
 start=$SECONDS

@@ -83,8 +83,12 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 
-{ read -r kver && read -r kernel && read -r kdir; } < <("$repo"/scripts/qemu-deps.sh kver kernel kdir)
-[ -n "$kdir" ] || exit 1
+deps=$("$repo"/scripts/qemu-deps.sh kver kernel kdir) || {
+	echo "qemu-run: scripts/qemu-deps.sh failed (status $?)" >&2
+	exit 1
+}
+{ read -r kver; read -r kernel; read -r kdir; } <<<"$deps" || true
+[ -n "$kdir" ] || { echo "qemu-run: scripts/qemu-deps.sh named no kernel: $deps" >&2; exit 1; }
 
 res=$(mktemp -d /tmp/buddy-qemu.XXXXXX)
 trap 'rm -rf "$res"' EXIT
