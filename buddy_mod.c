@@ -4,7 +4,8 @@
  * buddy_core allocator.  Userspace allocates and frees blocks by ioctl
  * (include/uapi/linux/buddy.h) and maps them with mmap(); every block
  * belongs to the open file that allocated it and is freed when that file is
- * released.
+ * released, unless the file exported it as a DMA-BUF (buddy_dmabuf.c, which
+ * the hooks under "Exported blocks" below serve).
  *
  * The pool comes from alloc_pages() (up to the page allocator's largest
  * block), or with phys_base from a physical range reserved at boot with
@@ -44,6 +45,7 @@
 #include <linux/buddy.h>
 
 #include "buddy_core.h"
+#include "buddy_dmabuf.h"
 
 /* 6.8 renamed MAX_ORDER (one past the largest order) to MAX_PAGE_ORDER. */
 #ifndef MAX_PAGE_ORDER
@@ -132,10 +134,13 @@ static struct buddy_pool pool = {
  * struct buddy_file - what one open file description owns
  * @blocks: its live blocks (struct buddy_block), indexed by offset in units
  * @bytes: bytes in @blocks, for max_bytes_per_file; under pool.lock
+ * @writable: opened for writing, so its blocks may be mapped or exported
+ *            writable
  */
 struct buddy_file {
 	struct xarray blocks;
 	u64 bytes;
+	bool writable;
 };
 
 /**
@@ -171,19 +176,30 @@ static void pool_account(u64 bytes, bool alloc)
 	}
 }
 
+static void *block_vaddr(const struct buddy_block *blk)
+{
+	return pool.vaddr + (blk->index << pool.unit_shift);
+}
+
+/* A block no table holds any more back to the pool. */
+static void pool_free_block(struct buddy_block *blk)
+{
+	lockdep_assert_held(&pool.lock);
+	/* The table and the core agree by construction; a refusal is our bug. */
+	WARN_ON_ONCE(buddy_core_free(&pool.core, blk->index, blk->order));
+	pool_account(block_bytes(blk), false);
+	kfree(blk);
+}
+
 /* Free one unmapped block of @bf's back to the pool. */
 static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 {
 	lockdep_assert_held(&pool.lock);
 	if (blk->mapped)
-		memset(pool.vaddr + (blk->index << pool.unit_shift), 0,
-		       block_bytes(blk));
-	/* The table and the core agree by construction; a refusal is our bug. */
-	WARN_ON_ONCE(buddy_core_free(&pool.core, blk->index, blk->order));
+		memset(block_vaddr(blk), 0, block_bytes(blk));
 	xa_erase(&bf->blocks, blk->index);
 	bf->bytes -= block_bytes(blk);
-	pool_account(block_bytes(blk), false);
-	kfree(blk);
+	pool_free_block(blk);
 }
 
 static int buddy_open(struct inode *inode, struct file *file)
@@ -193,6 +209,7 @@ static int buddy_open(struct inode *inode, struct file *file)
 	if (!bf)
 		return -ENOMEM;
 	xa_init(&bf->blocks);
+	bf->writable = file->f_mode & FMODE_WRITE;
 	file->private_data = bf;
 	return 0;
 }
@@ -426,10 +443,13 @@ static const struct buddy_ioctl_desc buddy_ioctls[] = {
 	{ BUDDY_IOC_ALLOC, buddy_ioc_alloc, buddy_ioc_alloc_complete },
 	{ BUDDY_IOC_FREE, buddy_ioc_free, NULL },
 	{ BUDDY_IOC_BATCH, buddy_ioc_batch, NULL },
+	{ BUDDY_IOC_EXPORT, buddy_dmabuf_export, buddy_dmabuf_export_complete },
 };
 
 /* Large enough for the biggest struct any command takes. */
 #define BUDDY_IOCTL_MAX_SIZE	64
+/* EXPORT keeps kernel state past the caller's struct, never copied out. */
+static_assert(sizeof(struct buddy_export_call) <= BUDDY_IOCTL_MAX_SIZE);
 
 /* Copy a command's result out in the caller's size, zeros past ours. */
 static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,
@@ -451,7 +471,7 @@ static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,
  */
 static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 {
-	u8 kdata[BUDDY_IOCTL_MAX_SIZE] = { 0 };
+	u8 kdata[BUDDY_IOCTL_MAX_SIZE] __aligned(8) = { 0 };
 	void __user *uarg = (void __user *)arg;
 	const struct buddy_ioctl_desc *desc;
 	unsigned int nr = _IOC_NR(ucmd);
@@ -580,6 +600,117 @@ static const struct file_operations buddy_fops = {
 	.llseek = noop_llseek,
 };
 
+/*
+ * Exported blocks: the device's side of buddy_dmabuf.h.  A taken block sits
+ * in its file's table as a reserved entry (XA_ZERO_ENTRY, which xa_load()
+ * and xa_for_each() skip), so that it can go back without allocating; it
+ * stays counted in the file's bytes until the file disowns it.
+ */
+
+/**
+ * buddy_file_take_block() - lend a block of @bf to the DMA-BUF exporter
+ * @bf: the open file
+ * @offset: the block's offset in bytes, as BUDDY_IOC_ALLOC gave it
+ * @blkp: the block, for the other calls of buddy_dmabuf.h
+ * @mem: where its memory is
+ *
+ * From now on FREE, mmap and EXPORT of @offset through @bf fail with
+ * -EINVAL; the block follows buddy_file_return_block() or
+ * buddy_file_disown_block().  Closing @bf cannot happen meanwhile: the
+ * caller is in an ioctl on it.
+ *
+ * Return: 0; -EINVAL if @offset is not the start of a live block of @bf;
+ * -EBUSY if the block is mapped through /dev/buddy.
+ */
+int buddy_file_take_block(struct buddy_file *bf, u64 offset,
+			  struct buddy_block **blkp, struct buddy_block_mem *mem)
+{
+	struct buddy_block *blk;
+	int ret = 0;
+
+	if (offset >= pool.size || offset & ((1ULL << pool.unit_shift) - 1))
+		return -EINVAL;
+	mutex_lock(&pool.lock);
+	blk = xa_load(&bf->blocks, offset >> pool.unit_shift);
+	if (!blk)
+		ret = -EINVAL;
+	else if (blk->map_count)
+		ret = -EBUSY;
+	else
+		/* Over an existing slot: allocates nothing, cannot fail. */
+		WARN_ON_ONCE(xa_cmpxchg(&bf->blocks, blk->index, blk,
+					XA_ZERO_ENTRY, 0) != blk);
+	mutex_unlock(&pool.lock);
+	if (ret)
+		return ret;
+
+	*blkp = blk;
+	mem->offset = offset;
+	mem->size = block_bytes(blk);
+	mem->phys = PFN_PHYS(pool.pfn) + offset;
+	mem->vaddr = block_vaddr(blk);
+	mem->page = pool.pages ? nth_page(pool.pages, offset >> PAGE_SHIFT) : NULL;
+	return 0;
+}
+
+/**
+ * buddy_file_writable() - whether @bf was opened for writing
+ * @bf: the open file
+ *
+ * Return: true if it was: its blocks may then be exported writable, as they
+ * may be mapped writable.
+ */
+bool buddy_file_writable(const struct buddy_file *bf)
+{
+	return bf->writable;
+}
+
+/**
+ * buddy_file_return_block() - undo buddy_file_take_block()
+ * @bf: the file it was taken from
+ * @blk: the block
+ *
+ * The block is @bf's again, as if it had never been taken.
+ */
+void buddy_file_return_block(struct buddy_file *bf, struct buddy_block *blk)
+{
+	mutex_lock(&pool.lock);
+	/* Into its reserved slot: allocates nothing, cannot fail. */
+	WARN_ON_ONCE(xa_cmpxchg(&bf->blocks, blk->index, XA_ZERO_ENTRY, blk, 0));
+	mutex_unlock(&pool.lock);
+}
+
+/**
+ * buddy_file_disown_block() - a taken block is no longer @bf's
+ * @bf: the file it was taken from
+ * @blk: the block, which stays allocated until buddy_free_block_zeroed()
+ *
+ * It no longer counts against @bf's max_bytes_per_file, nor anyone's.
+ */
+void buddy_file_disown_block(struct buddy_file *bf, struct buddy_block *blk)
+{
+	mutex_lock(&pool.lock);
+	xa_release(&bf->blocks, blk->index);
+	bf->bytes -= block_bytes(blk);
+	mutex_unlock(&pool.lock);
+}
+
+/**
+ * buddy_free_block_zeroed() - free a disowned block, its last user gone
+ * @blk: the block
+ *
+ * Zeroes it, since userspace and devices may have written to it, and gives
+ * it back to the pool.
+ */
+void buddy_free_block_zeroed(struct buddy_block *blk)
+{
+	/* Nobody else can reach it now: zero it outside the lock. */
+	memset(block_vaddr(blk), 0, block_bytes(blk));
+	mutex_lock(&pool.lock);
+	pool_free_block(blk);
+	mutex_unlock(&pool.lock);
+}
+
 /* A copy of the pool's figures for debugfs, taken without the lock. */
 struct buddy_snapshot {
 	u64 free_units;
@@ -609,6 +740,7 @@ static void read_snapshot(struct buddy_snapshot *snap)
 
 static int stats_show(struct seq_file *m, void *unused)
 {
+	u64 exported_blocks, exported_bytes;
 	struct buddy_snapshot st;
 
 	read_snapshot(&st);
@@ -624,6 +756,9 @@ static int stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "frees: %llu\n", st.stats.frees);
 	seq_printf(m, "alloc_failures: %llu\n", st.stats.alloc_failures);
 	seq_printf(m, "peak_used_bytes: %llu\n", st.stats.peak_used_bytes);
+	buddy_dmabuf_stats(&exported_blocks, &exported_bytes);
+	seq_printf(m, "exported_blocks: %llu\n", exported_blocks);
+	seq_printf(m, "exported_bytes: %llu\n", exported_bytes);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
@@ -827,7 +962,10 @@ free_meta:
 }
 module_init(buddy_init);
 
-/* No file is open (each pins the module), so every block is free again. */
+/*
+ * No file is open and no DMA-BUF lives (each pins the module), so every
+ * block is free again.
+ */
 static void __exit buddy_exit(void)
 {
 	misc_deregister(&pool.misc);
