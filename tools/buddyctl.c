@@ -3,8 +3,9 @@
  * buddyctl: drive /dev/buddy from the shell.
  *
  *   buddyctl info                     the pool, from BUDDY_IOC_INFO
- *   buddyctl demo                     allocate a few blocks, free one, show
- *                                     INFO and debugfs between the steps
+ *   buddyctl demo                     allocate a few blocks, free one, export
+ *                                     one as a DMA-BUF, show INFO and debugfs
+ *                                     between the steps
  *
  * The blocks of one invocation live as long as it runs: the file that
  * allocated them is closed on exit, and the module frees them.
@@ -68,6 +69,42 @@ static int alloc_block(int fd, unsigned long long size, struct buddy_alloc *ba)
 	return 0;
 }
 
+/* A "name: value" line of debugfs stats, or -1. */
+static long long stat_value(const char *name)
+{
+	size_t len = strlen(name);
+	long long v = -1;
+	char line[128];
+	FILE *f = fopen(DEBUGFS "stats", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':')
+			v = strtoll(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Export @ba as a DMA-BUF, show the export counters, close it. */
+static int export_block(int fd, const struct buddy_alloc *ba)
+{
+	struct buddy_export be = { .offset = ba->offset, .fd_flags = O_RDWR | O_CLOEXEC };
+
+	if (ioctl(fd, BUDDY_IOC_EXPORT, &be)) {
+		fprintf(stderr, "buddyctl: export offset %llu: %s\n",
+			(unsigned long long)ba->offset, strerror(errno));
+		return -1;
+	}
+	printf("export offset %llu -> DMA-BUF fd %u; exported_blocks %lld, exported_bytes %lld\n",
+	       (unsigned long long)ba->offset, be.fd, stat_value("exported_blocks"),
+	       stat_value("exported_bytes"));
+	close((int)be.fd);
+	printf("close the DMA-BUF -> block freed; exported_blocks %lld\n",
+	       stat_value("exported_blocks"));
+	return 0;
+}
+
 static int demo(int fd)
 {
 	struct buddy_alloc a, b, c;
@@ -91,6 +128,8 @@ static int demo(int fd)
 	}
 	printf("free offset %llu again -> %s (as it must)\n",
 	       (unsigned long long)bf.offset, strerror(EINVAL));
+	if (export_block(fd, &c))
+		return -1;
 	info(fd);
 	show_debugfs("stats");
 	show_debugfs("buddyinfo");
