@@ -37,7 +37,8 @@ static int info(int fd)
 	return 0;
 }
 
-static void show_debugfs(const char *name)
+/* A debugfs file, or its lines that start with @only when that is set. */
+static void show_debugfs_lines(const char *name, const char *only)
 {
 	char line[256];
 	FILE *f;
@@ -50,10 +51,16 @@ static void show_debugfs(const char *name)
 			strerror(errno));
 		return;
 	}
-	printf("--- %s\n", path);
+	printf("--- %s%s%s\n", path, only ? ": " : "", only ? only : "");
 	while (fgets(line, sizeof(line), f))
-		fputs(line, stdout);
+		if (!only || !strncmp(line, only, strlen(only)))
+			fputs(line, stdout);
 	fclose(f);
+}
+
+static void show_debugfs(const char *name)
+{
+	show_debugfs_lines(name, NULL);
 }
 
 static int alloc_block(int fd, unsigned long long size, struct buddy_alloc *ba)
@@ -69,23 +76,6 @@ static int alloc_block(int fd, unsigned long long size, struct buddy_alloc *ba)
 	return 0;
 }
 
-/* A "name: value" line of debugfs stats, or -1. */
-static long long stat_value(const char *name)
-{
-	size_t len = strlen(name);
-	long long v = -1;
-	char line[128];
-	FILE *f = fopen(DEBUGFS "stats", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			v = strtoll(line + len + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* Export @ba as a DMA-BUF, show the export counters, close it. */
 static int export_block(int fd, const struct buddy_alloc *ba)
 {
@@ -96,12 +86,12 @@ static int export_block(int fd, const struct buddy_alloc *ba)
 			(unsigned long long)ba->offset, strerror(errno));
 		return -1;
 	}
-	printf("export offset %llu -> DMA-BUF fd %u; exported_blocks %lld, exported_bytes %lld\n",
-	       (unsigned long long)ba->offset, be.fd, stat_value("exported_blocks"),
-	       stat_value("exported_bytes"));
+	printf("export offset %llu -> DMA-BUF fd %u\n", (unsigned long long)ba->offset,
+	       be.fd);
+	show_debugfs_lines("stats", "exported_");
 	close((int)be.fd);
-	printf("close the DMA-BUF -> block freed; exported_blocks %lld\n",
-	       stat_value("exported_blocks"));
+	printf("close the DMA-BUF -> the block is zeroed and freed\n");
+	show_debugfs_lines("stats", "exported_");
 	return 0;
 }
 
