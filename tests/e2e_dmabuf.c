@@ -27,6 +27,8 @@
  *    pattern; when it closes, the block is back in the pool and a new block
  *    there reads as zero.
  *  - A mapping alone keeps the block; the release comes at the munmap.
+ *  - A large block (a quarter of the pool, at most 64 MiB) through vgem and
+ *    back, every byte compared.
  *  - rmmod is refused (EWOULDBLOCK) while a DMA-BUF lives, and the module's
  *    reference count is back to what it was after.
  *
@@ -480,6 +482,21 @@ out:
 	e2e_pool_whole(ctl, "after the quota test");
 }
 
+/* What a vgem case holds at its end: the import, then the descriptors. */
+static void vgem_case_end(int drm, __u32 handle, int fd, int dfd, int dfd2)
+{
+	if (handle)
+		e2e_gem_close(drm, handle);
+	if (dfd >= 0)
+		close(dfd);
+	if (dfd2 >= 0)
+		close(dfd2);
+	if (drm >= 0)
+		close(drm);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void test_vgem(void)
 {
 	__u64 size = 4 * page, free0;
@@ -564,18 +581,68 @@ static void test_vgem(void)
 	check_zero_again(a.offset, size, "vgem");
 	handle = 0;
 out:
-	if (handle)
-		e2e_gem_close(drm, handle);
-	if (dfd >= 0)
-		close(dfd);
-	if (dfd2 >= 0)
-		close(dfd2);
-	if (drm >= 0)
-		close(drm);
-	if (fd >= 0)
-		close(fd);
+	vgem_case_end(drm, handle, fd, dfd, dfd2);
 	e2e_consistent(ctl, "after the vgem test");
 	e2e_pool_whole(ctl, "after the vgem test");
+}
+
+/*
+ * A large block (a quarter of the pool, at most 64 MiB: on a 256 MiB
+ * memmap= pool, 64 MiB mapped with dma_map_resource()) through vgem and
+ * back, every byte compared.
+ */
+static void test_large(void)
+{
+	__u64 size = info.pool_size / 4, free0;
+	int fd = buddy_open(), drm = e2e_vgem_open(), dfd = -1, dfd2 = -1, ret;
+	struct e2e_stats st0;
+	struct buddy_alloc a;
+	__u32 handle = 0;
+	char *d;
+
+	if (size > 64ULL << 20)
+		size = 64ULL << 20;
+	if (!e2e_check(drm >= 0, "large: open vgem (%s)", drm < 0 ? e2e_err(drm) : "ok") ||
+	    !alloc(fd, size, &a, "large") ||
+	    !export(fd, a.offset, O_RDWR | O_CLOEXEC, &dfd, "large"))
+		goto out;
+	close(fd);
+	fd = -1;
+	d = mmap(NULL, size, RW, MAP_SHARED, dfd, 0);
+	if (!e2e_check(d != MAP_FAILED, "large: mmap %llu bytes", (unsigned long long)size))
+		goto out;
+	sync_ok(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE, "large");
+	e2e_fill(d, size, 6, 0);
+	sync_ok(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE, "large");
+	munmap(d, size);
+	ret = e2e_prime_import(drm, dfd, &handle);
+	e2e_check(!ret, "large: vgem imports %llu bytes: %s", (unsigned long long)size,
+		  e2e_err(ret));
+	ret = ret ? ret : e2e_prime_export(drm, handle, O_RDWR | O_CLOEXEC, &dfd2);
+	if (!e2e_check(!ret && inode_of(dfd2) == inode_of(dfd),
+		       "large: re-exported, the same DMA-BUF (%s)", e2e_err(ret)))
+		goto out;
+	close(dfd);
+	dfd = -1;
+	d = mmap(NULL, size, PROT_READ, MAP_SHARED, dfd2, 0);
+	if (e2e_check(d != MAP_FAILED, "large: mmap the re-export")) {
+		sync_ok(dfd2, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ, "large");
+		e2e_check(e2e_has(d, size, 6, 0), "large: every byte of the pattern, through vgem's re-export");
+		sync_ok(dfd2, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ, "large");
+		munmap(d, size);
+	}
+	close(dfd2);
+	dfd2 = -1;
+	st0 = stats();
+	free0 = free_bytes();
+	ret = e2e_gem_close(drm, handle);
+	handle = 0;
+	e2e_check(!ret, "large: GEM_CLOSE: %s", e2e_err(ret));
+	check_released(&st0, size, free0, "large");
+	check_zero_again(a.offset, size, "large");
+out:
+	vgem_case_end(drm, handle, fd, dfd, dfd2);
+	e2e_pool_whole(ctl, "after the large block");
 }
 
 static int send_fd(int sock, int fd)
@@ -814,6 +881,7 @@ int main(int argc, char **argv)
 	test_readonly();
 	test_quota();
 	test_vgem();
+	test_large();
 	test_handoff(BY_SCM_RIGHTS);
 	test_handoff(BY_PIDFD_GETFD);
 	e2e_check(stats().exported_blocks == 0 && stats().exported_bytes == 0,
