@@ -167,7 +167,8 @@ moddir=$cache/mod/$(basename "$kdir")-$(echo "$repo" | sha256sum | cut -c1-8)
 exec 8>"$cache/mod/.$(basename "$kdir").lock"
 flock 8
 if [ ! -f "$moddir/buddy.ko" ] || [ -n "$(find "$repo"/Kbuild "$repo"/*.[ch] \
-	"$repo"/include "$repo"/kunit -newer "$moddir/buddy.ko" -print -quit)" ]; then
+	"$repo"/include "$repo"/kunit "$repo"/tests/kmod -newer "$moddir/buddy.ko" \
+	-print -quit)" ]; then
 	moddir=$("$repo"/scripts/build-module.sh headers "$kdir")
 fi
 while read -r ko; do

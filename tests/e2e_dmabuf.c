@@ -29,6 +29,10 @@
  *  - A mapping alone keeps the block; the release comes at the munmap.
  *  - A large block (a quarter of the pool, at most 64 MiB) through vgem and
  *    back, every byte compared.
+ *  - A kernel importer (tests/kmod/buddy_dmabuf_importer.ko, from
+ *    $BUDDY_MODDIR) attaches, maps one page-aligned entry of the block's
+ *    length, reads our pattern through ->vmap between kernel CPU-access
+ *    brackets, and its write there shows in our mapping.
  *  - rmmod is refused (EWOULDBLOCK) while a DMA-BUF lives, and the module's
  *    reference count is back to what it was after.
  *
@@ -645,6 +649,79 @@ out:
 	e2e_pool_whole(ctl, "after the large block");
 }
 
+#define IMPORTER	"buddy_dmabuf_importer"
+#define IMPORTER_FILE	"/sys/kernel/debug/" IMPORTER
+
+/*
+ * A kernel importer (tests/kmod/buddy_dmabuf_importer.c): its own device's
+ * attachment gets one entry of the block's length, page-aligned; through
+ * the DMA-BUF's kernel mapping (->vmap), between kernel begin/end CPU
+ * access, it sums the words we wrote and leaves a marker we then see.
+ */
+static void test_kernel_importer(void)
+{
+	const char *moddir = getenv("BUDDY_MODDIR");
+	unsigned long long size_k = 0, sum_k = 0, sum = 0;
+	unsigned int nents = 0, dma_len = 0;
+	int fd = buddy_open(), dfd = -1, ko, ret, aligned = 0;
+	__u64 size = 4 * page, i;
+	struct e2e_bufinfo bi;
+	struct buddy_alloc a;
+	char path[512], line[160];
+	__u64 *d = MAP_FAILED;
+
+	snprintf(path, sizeof(path), "%s/tests/kmod/" IMPORTER ".ko", moddir ? moddir : ".");
+	ko = open(path, O_RDONLY | O_CLOEXEC);
+	ret = ko < 0 ? -errno : syscall(SYS_finit_module, ko, "", 0) ? -errno : 0;
+	if (ko >= 0)
+		close(ko);
+	if (!e2e_check(!ret, "kernel importer: load %s (%s)", path, e2e_err(ret)))
+		goto out;
+	if (!alloc(fd, size, &a, "kernel importer") ||
+	    !export(fd, a.offset, O_RDWR | O_CLOEXEC, &dfd, "kernel importer"))
+		goto unload;
+	d = mmap(NULL, size, RW, MAP_SHARED, dfd, 0);
+	if (!e2e_check(d != MAP_FAILED, "kernel importer: mmap"))
+		goto unload;
+	sync_ok(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW, "kernel importer");
+	e2e_fill(d, size, 7, 0);
+	for (i = 0; i < size / 8; i++)
+		sum += d[i];
+	sync_ok(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW, "kernel importer");
+
+	ko = open(IMPORTER_FILE, O_RDWR | O_CLOEXEC);
+	ret = ko < 0 ? -errno : dprintf(ko, "%d", dfd) < 0 ? -errno : 0;
+	if (ko >= 0)
+		close(ko);
+	e2e_check(!ret, "kernel importer: imports the DMA-BUF (%s)", e2e_err(ret));
+	ret = e2e_read_file(IMPORTER_FILE, line, sizeof(line));
+	ret = ret < 0 ? ret :
+	      sscanf(line, "size %llu nents %u dma_len %u dma_aligned %d sum %llu",
+		     &size_k, &nents, &dma_len, &aligned, &sum_k) == 5 ? 0 : -EPROTO;
+	e2e_check(!ret && size_k == size && nents == 1 && dma_len == size && aligned,
+		  "kernel importer: its attachment maps one page-aligned entry of %llu bytes (%s: %.*s)",
+		  (unsigned long long)size, e2e_err(ret), (int)strcspn(line, "\n"), line);
+	e2e_check(!ret && sum_k == sum,
+		  "kernel importer: through ->vmap it reads what we wrote (sum %llu, ours %llu)",
+		  sum_k, sum);
+	sync_ok(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ, "kernel importer");
+	e2e_check(d[0] == ~(__u64)sum, "kernel importer: its write through ->vmap shows in our mapping");
+	sync_ok(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ, "kernel importer");
+	ret = e2e_bufinfo(inode_of(dfd), &bi);
+	e2e_check(ret == 1 && bi.ndevices == 0, "kernel importer: detached again (%d devices)",
+		  bi.ndevices);
+unload:
+	ret = syscall(SYS_delete_module, IMPORTER, O_NONBLOCK) ? -errno : 0;
+	e2e_check(!ret, "kernel importer: unloads (%s)", e2e_err(ret));
+out:
+	if (d != MAP_FAILED)
+		munmap(d, size);
+	if (dfd >= 0)
+		close(dfd);
+	close(fd);
+	e2e_pool_whole(ctl, "after the kernel importer");
+}
+
 static int send_fd(int sock, int fd)
 {
 	char c = 'F', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
@@ -882,6 +959,7 @@ int main(int argc, char **argv)
 	test_quota();
 	test_vgem();
 	test_large();
+	test_kernel_importer();
 	test_handoff(BY_SCM_RIGHTS);
 	test_handoff(BY_PIDFD_GETFD);
 	e2e_check(stats().exported_blocks == 0 && stats().exported_bytes == 0,
