@@ -13,7 +13,10 @@
  *
  * Locking: pool.lock (a mutex) serialises every call into buddy_core, every
  * change to a file's block table and every block's map count, so a block is
- * in the core's "live" state exactly when one file's table holds it.  It is
+ * in the core's "live" state exactly when one file's table holds it, or one
+ * DMA-BUF owns it (an export in progress holds it in a reserved slot of its
+ * file's table, see "Exported blocks").  The DMA-BUF side takes the lock
+ * only through the hooks there, never under its own locks.  pool.lock is
  * taken under mmap_lock (mmap, vm_ops) and so is never held across
  * copy_{to,from}_user(), which may take mmap_lock.  The statistics are
  * written under the lock and read without it (debugfs, see read_snapshot()).
