@@ -22,11 +22,13 @@
  * neither freed again nor mapped.  bf->lock is taken under mmap_lock (mmap,
  * vm_ops) and so is never held across copy_{to,from}_user(), which may take
  * mmap_lock.  buddy.exported_lock, a mutex, guards buddy.exported and the
- * export counters; it is never held together with a bf->lock.  The DMA-BUF
- * side takes either only through the hooks, never under its own locks.  The
- * pool has its own spinlocks inside (buddy_pool.h), taken under bf->lock or
- * alone, never around a sleeping allocation or an xarray insert.  Files
- * share nothing else: the counters are per CPU, or atomic.
+ * export counters; it is taken alone, or under buddy.files_lock (debugfs
+ * blocks, which takes each bf->lock under buddy.files_lock too), and never
+ * together with a bf->lock.  The DMA-BUF side takes these locks only
+ * through the hooks, never under its own.  The pool has its own spinlocks
+ * inside (buddy_pool.h), taken under bf->lock or alone, never around a
+ * sleeping allocation or an xarray insert.  Files share nothing else: the
+ * counters are per CPU, or atomic.
  *
  * Lifetime of a mapped block: each mapping holds a reference on the file,
  * so the file is released only after its last mapping is gone, and FREE
@@ -132,10 +134,11 @@ struct buddy_counters {
  * @last_file_id: the id the newest open file got
  * @exported_lock: guards @exported, @exported_blocks and @exported_bytes
  * @exported: the exported blocks (struct buddy_exported), indexed by offset
- *            in units, for debugfs blocks; a slot is reserved when an
- *            export starts and filled when the file gives the block up
- * @exported_blocks: blocks in @exported, for debugfs stats
- * @exported_bytes: their bytes
+ *            in units, for debugfs blocks; a record goes in unmarked when
+ *            an export starts and is marked BUDDY_EXPORTED_OWNED when the
+ *            file gives the block up
+ * @exported_blocks: the marked records in @exported, for debugfs stats
+ * @exported_bytes: their blocks' bytes
  */
 struct buddy_device {
 	struct buddy_pool pool;
