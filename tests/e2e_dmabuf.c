@@ -7,7 +7,8 @@
  *    misaligned or out-of-range offset, a block below a page, a mapped
  *    block, O_RDWR from a read-only file, no free descriptor, a second
  *    export, a longer struct with a non-zero tail) fails with its errno and
- *    changes nothing, no descriptor included.
+ *    changes nothing, no descriptor included, and debugfs blocks reads the
+ *    same (a block below a page is taken and given back: still its file's).
  *  - An exported block leaves its file: FREE, mmap through /dev/buddy and a
  *    second EXPORT give EINVAL, closing /dev/buddy does not free it, and it
  *    no longer counts against max_bytes_per_file.  debugfs stats count it in
@@ -138,17 +139,49 @@ static bool sync_ok(int dfd, __u64 flags, const char *what)
  * An EXPORT that must fail with -@err and change nothing: INFO, debugfs
  * (through e2e_expect_fail()) and the process's descriptors.
  */
+/*
+ * debugfs blocks, open for test_errors() only: the EMFILE case has no
+ * descriptor to spare, and an open debugfs file holds a module reference,
+ * which test_vgem() counts.
+ */
+static int blocks_fd = -1;
+
+/* debugfs blocks into @buf, through blocks_fd; its length, or -errno. */
+static int read_blocks(char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (blocks_fd < 0)
+		return -EBADF;
+	while (len + 1 < size) {
+		n = pread(blocks_fd, buf + len, size - 1 - len, (off_t)len);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	return (int)len;
+}
+
 static void expect_export_fail(int fd, __u64 off, __u32 fd_flags, __u64 flags,
 			       int err, const char *what)
 {
 	struct buddy_export e = {
 		.offset = off, .fd_flags = fd_flags, .flags = flags, .fd = 12345,
 	};
-	int fds = count_fds();
+	static char before[1 << 16], after[1 << 16];
+	int len0 = read_blocks(before, sizeof(before)), fds = count_fds(), len1;
 
 	e2e_expect_fail(fd, BUDDY_IOC_EXPORT, &e, err, what);
 	e2e_check(count_fds() == fds, "%s: no descriptor left behind (%d -> %d)",
 		  what, fds, count_fds());
+	/* The block is still its file's, listed there and not as exported. */
+	len1 = read_blocks(after, sizeof(after));
+	e2e_check(len0 > 0 && len0 == len1 && !strcmp(before, after),
+		  "%s: debugfs blocks unchanged (%d -> %d bytes)", what, len0, len1);
 }
 
 /* An mmap of @fd that must fail with @err. */
@@ -220,6 +253,9 @@ static void test_errors(void)
 	struct rlimit rl, low;
 	void *m;
 
+	blocks_fd = open(BUDDY_DEBUGFS "/blocks", O_RDONLY | O_CLOEXEC);
+	e2e_check(blocks_fd >= 0, "errors: open debugfs blocks (%s)",
+		  blocks_fd < 0 ? strerror(errno) : "ok");
 	if (!alloc(fd, size, &a, "errors") || !alloc(other, size, &b, "errors"))
 		goto out;
 	expect_export_fail(fd, a.offset, O_RDWR, 1, EINVAL, "EXPORT flags 1");
@@ -303,6 +339,9 @@ static void test_errors(void)
 out:
 	close(fd);
 	close(other);
+	if (blocks_fd >= 0)
+		close(blocks_fd);
+	blocks_fd = -1;
 	e2e_consistent(ctl, "after the EXPORT errors");
 	e2e_pool_whole(ctl, "after the EXPORT errors");
 }
