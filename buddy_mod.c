@@ -1022,7 +1022,8 @@ DEFINE_SHOW_ATTRIBUTE(percpu);
  * unit index) or (exported, unit index) position, not pointers, and each
  * start finds the first block at or after it again.  A reading while the
  * pool changes is made of moments; a block that moved to a later file or
- * was exported may show twice, one freed in the meantime not at all.
+ * was exported may show twice, one freed in the meantime not at all, and
+ * one in the middle of an EXPORT (taken, not yet disowned) not at all.
  */
 
 /* Where a cursor is: in the files, in the exported blocks, past both. */
