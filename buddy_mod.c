@@ -5,7 +5,8 @@
  * with per-CPU caches of small free blocks).  Userspace allocates and frees
  * blocks by ioctl (include/uapi/linux/buddy.h) and maps them with mmap();
  * every block belongs to the open file that allocated it and is freed when
- * that file is released.
+ * that file is released, unless the file exported it as a DMA-BUF
+ * (buddy_dmabuf.c, which the hooks under "Exported blocks" below serve).
  *
  * The pool comes from alloc_pages() (up to the page allocator's largest
  * block), or with phys_base from a physical range reserved at boot with
@@ -13,14 +14,21 @@
  *
  * Locking: each open file has a mutex, bf->lock, over its block table, its
  * byte count and its blocks' map counts, so a block is in the pool's "live"
- * state exactly when one file's table holds it: ALLOC inserts a block only
- * after the pool gave it out, and FREE erases it from the table before
+ * state exactly when one file's table holds it, or buddy.exported does (a
+ * block whose DMA-BUF lives; an export in progress holds it in a reserved
+ * slot of its file's table, see "Exported blocks"): ALLOC inserts a block
+ * only after the pool gave it out, and FREE erases it from the table before
  * giving it back, so a block in a per-CPU cache is in no table and can be
  * neither freed again nor mapped.  bf->lock is taken under mmap_lock (mmap,
  * vm_ops) and so is never held across copy_{to,from}_user(), which may take
- * mmap_lock.  The pool has its own spinlocks inside (buddy_pool.h), taken
- * under bf->lock, never around a sleeping allocation or an xarray insert.
- * Files share nothing else: the counters are per CPU, or atomic.
+ * mmap_lock.  buddy.exported_lock, a mutex, guards buddy.exported and the
+ * export counters; it is taken alone, or under buddy.files_lock (debugfs
+ * blocks, which takes each bf->lock under buddy.files_lock too), and never
+ * together with a bf->lock.  The DMA-BUF side takes these locks only
+ * through the hooks, never under its own.  The pool has its own spinlocks
+ * inside (buddy_pool.h), taken under bf->lock or alone, never around a
+ * sleeping allocation or an xarray insert.  Files share nothing else: the
+ * counters are per CPU, or atomic.
  *
  * Lifetime of a mapped block: each mapping holds a reference on the file,
  * so the file is released only after its last mapping is gone, and FREE
@@ -53,6 +61,7 @@
 #include <linux/xarray.h>
 #include <linux/buddy.h>
 
+#include "buddy_dmabuf.h"
 #include "buddy_pool.h"
 
 /* 6.8 renamed MAX_ORDER (one past the largest order) to MAX_PAGE_ORDER. */
@@ -123,6 +132,13 @@ struct buddy_counters {
  * @files: every open file (struct buddy_file.node), in opening order, for
  *         debugfs blocks
  * @last_file_id: the id the newest open file got
+ * @exported_lock: guards @exported, @exported_blocks and @exported_bytes
+ * @exported: the exported blocks (struct buddy_exported), indexed by offset
+ *            in units, for debugfs blocks; a record goes in unmarked when
+ *            an export starts and is marked BUDDY_EXPORTED_OWNED when the
+ *            file gives the block up
+ * @exported_blocks: the marked records in @exported, for debugfs stats
+ * @exported_bytes: their blocks' bytes
  */
 struct buddy_device {
 	struct buddy_pool pool;
@@ -143,11 +159,17 @@ struct buddy_device {
 	struct mutex files_lock;	/* @files, @last_file_id */
 	struct list_head files;
 	u64 last_file_id;
+	struct mutex exported_lock;	/* @exported and its counters */
+	struct xarray exported;
+	u64 exported_blocks;
+	u64 exported_bytes;
 };
 
 static struct buddy_device buddy = {
 	.files_lock = __MUTEX_INITIALIZER(buddy.files_lock),
 	.files = LIST_HEAD_INIT(buddy.files),
+	.exported_lock = __MUTEX_INITIALIZER(buddy.exported_lock),
+	.exported = XARRAY_INIT(buddy.exported, 0),
 };
 
 /* percpu_cache=0 sends every allocation and free straight to the core. */
@@ -180,6 +202,8 @@ MODULE_PARM_DESC(percpu_cache,
  * @id: 1 for the first file opened, then counting up; never reused
  * @tgid: the opener's process id, in the initial pid namespace
  * @comm: the opener's command name
+ * @writable: opened for writing, so its blocks may be mapped or exported
+ *            writable
  *
  * @id, @tgid and @comm are set at open and name the owner in debugfs blocks.
  */
@@ -191,6 +215,7 @@ struct buddy_file {
 	u64 id;
 	pid_t tgid;
 	char comm[TASK_COMM_LEN];
+	bool writable;
 };
 
 /**
@@ -207,9 +232,29 @@ struct buddy_block {
 	bool mapped;
 };
 
+/**
+ * struct buddy_exported - a block whose DMA-BUF lives, in buddy.exported
+ * @blk: the block
+ * @tgid: the exporting file's opener, as struct buddy_file.tgid
+ * @comm: its command name
+ *
+ * The file may be closed long before the DMA-BUF; debugfs blocks still
+ * names where the block came from.
+ */
+struct buddy_exported {
+	struct buddy_block *blk;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
+};
+
 static u64 block_bytes(const struct buddy_block *blk)
 {
 	return 1ULL << (blk->order + buddy.unit_shift);
+}
+
+static void *block_vaddr(const struct buddy_block *blk)
+{
+	return buddy.vaddr + (blk->index << buddy.unit_shift);
 }
 
 static void account_alloc(u64 bytes)
@@ -232,8 +277,7 @@ static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 	xa_erase(&bf->blocks, blk->index);
 	bf->bytes -= block_bytes(blk);
 	if (blk->mapped)
-		memset(buddy.vaddr + (blk->index << buddy.unit_shift), 0,
-		       block_bytes(blk));
+		memset(block_vaddr(blk), 0, block_bytes(blk));
 	/* The table and the pool agree by construction; a refusal is our bug. */
 	WARN_ON_ONCE(buddy_pool_free(&buddy.pool, blk->index, blk->order));
 	account_free(block_bytes(blk));
@@ -250,6 +294,7 @@ static int buddy_open(struct inode *inode, struct file *file)
 	xa_init(&bf->blocks);
 	bf->tgid = task_tgid_nr(current);
 	get_task_comm(bf->comm, current);
+	bf->writable = file->f_mode & FMODE_WRITE;
 	mutex_lock(&buddy.files_lock);
 	bf->id = ++buddy.last_file_id;
 	list_add_tail(&bf->node, &buddy.files);
@@ -506,10 +551,13 @@ static const struct buddy_ioctl_desc buddy_ioctls[] = {
 	{ BUDDY_IOC_ALLOC, buddy_ioc_alloc, buddy_ioc_alloc_complete },
 	{ BUDDY_IOC_FREE, buddy_ioc_free, NULL },
 	{ BUDDY_IOC_BATCH, buddy_ioc_batch, NULL },
+	{ BUDDY_IOC_EXPORT, buddy_dmabuf_export, buddy_dmabuf_export_complete },
 };
 
 /* Large enough for the biggest struct any command takes. */
 #define BUDDY_IOCTL_MAX_SIZE	64
+/* EXPORT keeps kernel state past the caller's struct, never copied out. */
+static_assert(sizeof(struct buddy_export_call) <= BUDDY_IOCTL_MAX_SIZE);
 
 /* Copy a command's result out in the caller's size, zeros past ours. */
 static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,
@@ -531,7 +579,7 @@ static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,
  */
 static long buddy_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 {
-	u8 kdata[BUDDY_IOCTL_MAX_SIZE] = { 0 };
+	u8 kdata[BUDDY_IOCTL_MAX_SIZE] __aligned(8) = { 0 };
 	void __user *uarg = (void __user *)arg;
 	const struct buddy_ioctl_desc *desc;
 	unsigned int nr = _IOC_NR(ucmd);
@@ -662,7 +710,165 @@ static const struct file_operations buddy_fops = {
 	.llseek = noop_llseek,
 };
 
-/* A copy of the pool's figures for debugfs, taken without the locks. */
+/*
+ * Exported blocks: the device's side of buddy_dmabuf.h.  A taken block sits
+ * in its file's table as a reserved entry (XA_ZERO_ENTRY, which xa_load(),
+ * xa_find() and xa_for_each() skip), so that it can go back without
+ * allocating; it stays counted in the file's bytes until the file disowns
+ * it.  Its struct buddy_exported is in buddy.exported from the take on, and
+ * marked BUDDY_EXPORTED_OWNED from the disown on: only marked ones are
+ * exported blocks for debugfs.
+ */
+#define BUDDY_EXPORTED_OWNED	XA_MARK_0
+
+/**
+ * buddy_file_take_block() - lend a block of @bf to the DMA-BUF exporter
+ * @bf: the open file
+ * @offset: the block's offset in bytes, as BUDDY_IOC_ALLOC gave it
+ * @blkp: the block, for the other calls of buddy_dmabuf.h
+ * @mem: where its memory is
+ *
+ * From now on FREE, mmap and EXPORT of @offset through @bf fail with
+ * -EINVAL; the block follows buddy_file_return_block() or
+ * buddy_file_disown_block().  Closing @bf cannot happen meanwhile: the
+ * caller is in an ioctl on it.
+ *
+ * Return: 0; -EINVAL if @offset is not the start of a live block of @bf;
+ * -EBUSY if the block is mapped through /dev/buddy; -ENOMEM.
+ */
+int buddy_file_take_block(struct buddy_file *bf, u64 offset,
+			  struct buddy_block **blkp, struct buddy_block_mem *mem)
+{
+	struct buddy_exported *exp;
+	struct buddy_block *blk;
+	int ret = 0;
+
+	if (offset >= buddy.size || offset & ((1ULL << buddy.unit_shift) - 1))
+		return -EINVAL;
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	if (!exp)
+		return -ENOMEM;
+	exp->tgid = bf->tgid;
+	memcpy(exp->comm, bf->comm, sizeof(exp->comm));
+
+	mutex_lock(&bf->lock);
+	blk = xa_load(&bf->blocks, offset >> buddy.unit_shift);
+	if (!blk) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (blk->map_count) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	exp->blk = blk;
+	/* Unmarked, so not yet listed; may allocate, under this mutex only. */
+	ret = xa_insert(&buddy.exported, blk->index, exp, GFP_KERNEL);
+	if (ret)
+		goto unlock;
+	/* Over an existing slot: allocates nothing, cannot fail. */
+	WARN_ON_ONCE(xa_cmpxchg(&bf->blocks, blk->index, blk, XA_ZERO_ENTRY, 0) != blk);
+unlock:
+	mutex_unlock(&bf->lock);
+	if (ret) {
+		kfree(exp);
+		return ret;
+	}
+
+	*blkp = blk;
+	mem->offset = offset;
+	mem->size = block_bytes(blk);
+	mem->phys = PFN_PHYS(buddy.pfn) + offset;
+	mem->vaddr = block_vaddr(blk);
+	mem->page = buddy.pages ? nth_page(buddy.pages, offset >> PAGE_SHIFT) : NULL;
+	return 0;
+}
+
+/**
+ * buddy_file_writable() - whether @bf was opened for writing
+ * @bf: the open file
+ *
+ * Return: true if it was: its blocks may then be exported writable, as they
+ * may be mapped writable.
+ */
+bool buddy_file_writable(const struct buddy_file *bf)
+{
+	return bf->writable;
+}
+
+/**
+ * buddy_file_return_block() - undo buddy_file_take_block()
+ * @bf: the file it was taken from
+ * @blk: the block
+ *
+ * The block is @bf's again, as if it had never been taken.
+ */
+void buddy_file_return_block(struct buddy_file *bf, struct buddy_block *blk)
+{
+	struct buddy_exported *exp;
+
+	mutex_lock(&buddy.exported_lock);
+	exp = xa_erase(&buddy.exported, blk->index);
+	mutex_unlock(&buddy.exported_lock);
+	kfree(exp);
+	mutex_lock(&bf->lock);
+	/* Into its reserved slot: allocates nothing, cannot fail. */
+	WARN_ON_ONCE(xa_cmpxchg(&bf->blocks, blk->index, XA_ZERO_ENTRY, blk, 0));
+	mutex_unlock(&bf->lock);
+}
+
+/**
+ * buddy_file_disown_block() - a taken block is no longer @bf's
+ * @bf: the file it was taken from
+ * @blk: the block, which stays allocated until buddy_free_block_zeroed()
+ *
+ * It no longer counts against @bf's max_bytes_per_file, nor anyone's; it
+ * counts in debugfs stats' exported_blocks and exported_bytes, and debugfs
+ * blocks lists it as "exported".
+ */
+void buddy_file_disown_block(struct buddy_file *bf, struct buddy_block *blk)
+{
+	/* Listed as exported first: a reader never misses it in both places. */
+	mutex_lock(&buddy.exported_lock);
+	xa_set_mark(&buddy.exported, blk->index, BUDDY_EXPORTED_OWNED);
+	buddy.exported_blocks++;
+	buddy.exported_bytes += block_bytes(blk);
+	mutex_unlock(&buddy.exported_lock);
+	mutex_lock(&bf->lock);
+	xa_release(&bf->blocks, blk->index);
+	bf->bytes -= block_bytes(blk);
+	mutex_unlock(&bf->lock);
+}
+
+/**
+ * buddy_free_block_zeroed() - free a disowned block, its last user gone
+ * @blk: the block
+ *
+ * Zeroes it, since userspace and devices may have written to it, and gives
+ * it back to the pool.
+ */
+void buddy_free_block_zeroed(struct buddy_block *blk)
+{
+	struct buddy_exported *exp;
+
+	mutex_lock(&buddy.exported_lock);
+	exp = xa_erase(&buddy.exported, blk->index);
+	buddy.exported_blocks--;
+	buddy.exported_bytes -= block_bytes(blk);
+	mutex_unlock(&buddy.exported_lock);
+	kfree(exp);
+	/* Nobody else can reach it now: zero it outside any lock. */
+	memset(block_vaddr(blk), 0, block_bytes(blk));
+	/* buddy.exported and the pool agree by construction, as for a file. */
+	WARN_ON_ONCE(buddy_pool_free(&buddy.pool, blk->index, blk->order));
+	account_free(block_bytes(blk));
+	kmem_cache_free(buddy.blocks, blk);
+}
+
+/*
+ * A copy of the pool's figures for debugfs, taken without the pool's and the
+ * files' locks (the export counters under buddy.exported_lock).
+ */
 struct buddy_snapshot {
 	u64 free_units;
 	u64 nr_free[BUDDY_POOL_MAX_ORDERS];
@@ -670,6 +876,8 @@ struct buddy_snapshot {
 	u64 used_bytes;
 	u64 peak_used_bytes;
 	u64 largest_free;
+	u64 exported_blocks;
+	u64 exported_bytes;
 };
 
 static void read_snapshot(struct buddy_snapshot *snap)
@@ -698,6 +906,10 @@ static void read_snapshot(struct buddy_snapshot *snap)
 	}
 	snap->used_bytes = atomic64_read(&buddy.used_bytes);
 	snap->peak_used_bytes = atomic64_read(&buddy.peak_used_bytes);
+	mutex_lock(&buddy.exported_lock);
+	snap->exported_blocks = buddy.exported_blocks;
+	snap->exported_bytes = buddy.exported_bytes;
+	mutex_unlock(&buddy.exported_lock);
 }
 
 static int stats_show(struct seq_file *m, void *unused)
@@ -716,6 +928,8 @@ static int stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "frees: %llu\n", st.stats.frees);
 	seq_printf(m, "alloc_failures: %llu\n", st.stats.alloc_failures);
 	seq_printf(m, "peak_used_bytes: %llu\n", st.peak_used_bytes);
+	seq_printf(m, "exported_blocks: %llu\n", st.exported_blocks);
+	seq_printf(m, "exported_bytes: %llu\n", st.exported_bytes);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
@@ -798,44 +1012,82 @@ DEFINE_SHOW_ATTRIBUTE(percpu);
 
 /*
  * debugfs blocks: one line per live block, by file in opening order, then by
- * offset.  The pool may hold 2^32 units, so this is an iterator, never a
- * buffer sized by the pool.  buddy.files_lock is held from start to stop
- * only, that is for one buffer of output (seq_file copies to userspace
- * after stop), and each file's lock only while one of its blocks is looked
- * up and copied into the cursor, so files open and close and blocks come
- * and go between reads, and between lines: the
- * cursor remembers a (file id, unit index) position, not pointers, and each
+ * offset; then the exported blocks (buddy.exported), by offset.  The pool
+ * may hold 2^32 units, so this is an iterator, never a buffer sized by the
+ * pool.  buddy.files_lock is held from start to stop only, that is for one
+ * buffer of output (seq_file copies to userspace after stop), and each
+ * file's lock, or buddy.exported_lock, only while one block is looked up
+ * and copied into the cursor, so files open and close and blocks come and
+ * go between reads, and between lines: the cursor remembers a (file id,
+ * unit index) or (exported, unit index) position, not pointers, and each
  * start finds the first block at or after it again.  A reading while the
- * pool changes is made of moments; a block that moved to a later file may
- * show twice, one freed in the meantime not at all.
+ * pool changes is made of moments; a block that moved to a later file or
+ * was exported may show twice, one freed in the meantime not at all, and
+ * one in the middle of an EXPORT (taken, not yet disowned) not at all.
  */
+
+/* Where a cursor is: in the files, in the exported blocks, past both. */
+enum blocks_part {
+	BLOCKS_FILES,
+	BLOCKS_EXPORTED,
+	BLOCKS_END,
+};
 
 /**
  * struct blocks_cursor - where a reading of debugfs blocks is
- * @pos: the seq_file position of the record at @file_id/@index (0 is the
- *       header line)
- * @file_id: the file the record is in (struct buddy_file.id)
+ * @pos: the seq_file position of the record at @part/@file_id/@index (0 is
+ *       the header line)
+ * @part: the files, or the exported blocks
+ * @file_id: the file the record is in (struct buddy_file.id), in the files
  * @index: the record's block, in units
  * @bf: the file, valid from start to stop only (buddy.files_lock held)
- * @bytes: the record's block size, read under the file's lock
+ * @bytes: the record's block size, read under the file's lock, or
+ *         buddy.exported_lock
+ * @tgid: for an exported block, struct buddy_exported.tgid
+ * @comm: for an exported block, struct buddy_exported.comm
  */
 struct blocks_cursor {
 	loff_t pos;
+	enum blocks_part part;
 	u64 file_id;
 	unsigned long index;
 	struct buddy_file *bf;
 	u64 bytes;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
 };
 
 /* No record left: later starts find nothing either. */
 static bool blocks_at_end(struct blocks_cursor *cur)
 {
-	cur->file_id = U64_MAX;
-	cur->index = ULONG_MAX;
+	cur->part = BLOCKS_END;
 	return false;
 }
 
-/* The first block of @bf from @index on, else of the files after it. */
+/* The first exported block from @index on. */
+static bool blocks_find_exported(struct blocks_cursor *cur, unsigned long index)
+{
+	struct buddy_exported *exp;
+
+	mutex_lock(&buddy.exported_lock);
+	exp = xa_find(&buddy.exported, &index, ULONG_MAX, BUDDY_EXPORTED_OWNED);
+	if (exp) {
+		cur->bytes = block_bytes(exp->blk);
+		cur->tgid = exp->tgid;
+		memcpy(cur->comm, exp->comm, sizeof(cur->comm));
+	}
+	mutex_unlock(&buddy.exported_lock);
+	if (!exp)
+		return blocks_at_end(cur);
+	cur->part = BLOCKS_EXPORTED;
+	cur->index = index;
+	return true;
+}
+
+/*
+ * The first block of @bf from @index on, else of the files after it, else
+ * the first exported block.
+ */
 static bool blocks_find_from(struct blocks_cursor *cur, struct buddy_file *bf,
 			     unsigned long index)
 {
@@ -849,6 +1101,7 @@ static bool blocks_find_from(struct blocks_cursor *cur, struct buddy_file *bf,
 			cur->bytes = block_bytes(blk);
 		mutex_unlock(&bf->lock);
 		if (blk) {
+			cur->part = BLOCKS_FILES;
 			cur->bf = bf;
 			cur->file_id = bf->id;
 			cur->index = index;
@@ -856,30 +1109,46 @@ static bool blocks_find_from(struct blocks_cursor *cur, struct buddy_file *bf,
 		}
 		index = 0;
 	}
-	return blocks_at_end(cur);
+	return blocks_find_exported(cur, 0);
 }
 
-/* The first block at or after @cur's (file id, index), after a relock. */
+/* The first block at or after @cur's position, after a relock. */
 static bool blocks_refind(struct blocks_cursor *cur)
 {
 	struct buddy_file *bf;
 
 	lockdep_assert_held(&buddy.files_lock);
+	if (cur->part == BLOCKS_END)
+		return false;
+	if (cur->part == BLOCKS_EXPORTED)
+		return blocks_find_exported(cur, cur->index);
 	list_for_each_entry(bf, &buddy.files, node)
 		if (bf->id >= cur->file_id)
 			return blocks_find_from(cur, bf, bf->id == cur->file_id ?
 						cur->index : 0);
-	return blocks_at_end(cur);
+	return blocks_find_exported(cur, 0);
 }
 
 /* The record after @cur's, whose file is still valid (no unlock since). */
 static bool blocks_advance(struct blocks_cursor *cur)
 {
-	if (cur->file_id == U64_MAX)
+	if (cur->part == BLOCKS_END)
 		return false;
+	if (cur->part == BLOCKS_EXPORTED)
+		return cur->index == ULONG_MAX ? blocks_at_end(cur) :
+		       blocks_find_exported(cur, cur->index + 1);
 	if (cur->index == ULONG_MAX)
 		return blocks_find_from(cur, list_next_entry(cur->bf, node), 0);
 	return blocks_find_from(cur, cur->bf, cur->index + 1);
+}
+
+/* From the first record on. */
+static bool blocks_rewind(struct blocks_cursor *cur)
+{
+	cur->part = BLOCKS_FILES;
+	cur->file_id = 0;
+	cur->index = 0;
+	return blocks_refind(cur);
 }
 
 static void *blocks_start(struct seq_file *m, loff_t *pos)
@@ -893,10 +1162,8 @@ static void *blocks_start(struct seq_file *m, loff_t *pos)
 	if (*pos == cur->pos)
 		return blocks_refind(cur) ? cur : NULL;
 	/* Elsewhere (after an lseek, which seq_file replays): count again. */
-	cur->file_id = 0;
-	cur->index = 0;
 	cur->pos = *pos;
-	if (!blocks_refind(cur))
+	if (!blocks_rewind(cur))
 		return NULL;
 	for (n = 1; n < *pos; n++)
 		if (!blocks_advance(cur))
@@ -909,13 +1176,10 @@ static void *blocks_next(struct seq_file *m, void *v, loff_t *pos)
 	struct blocks_cursor *cur = m->private;
 	bool found;
 
-	if (v == SEQ_START_TOKEN) {
-		cur->file_id = 0;
-		cur->index = 0;
-		found = blocks_refind(cur);
-	} else {
+	if (v == SEQ_START_TOKEN)
+		found = blocks_rewind(cur);
+	else
 		found = blocks_advance(cur);
-	}
 	cur->pos = ++*pos;
 	return found ? cur : NULL;
 }
@@ -927,14 +1191,22 @@ static void blocks_stop(struct seq_file *m, void *v)
 
 /*
  * The owner columns of one block: the file's id, then its opener.  A block
- * exported as a DMA-BUF will say "exported" in place of the file's id.
+ * exported as a DMA-BUF says "exported" in place of the file's id, then
+ * the opener of the file it was exported from.
  */
-static void blocks_show_owner(struct seq_file *m, const struct buddy_file *bf)
+static void blocks_show_owner(struct seq_file *m, const struct blocks_cursor *cur)
 {
-	seq_printf(m, "%llu %d ", bf->id, bf->tgid);
+	const char *comm;
+
+	if (cur->part == BLOCKS_EXPORTED) {
+		seq_printf(m, "exported %d ", cur->tgid);
+		comm = cur->comm;
+	} else {
+		seq_printf(m, "%llu %d ", cur->bf->id, cur->bf->tgid);
+		comm = cur->bf->comm;
+	}
 	/* One printable ASCII word, whatever the process named itself. */
-	seq_escape_str(m, bf->comm, ESCAPE_OCTAL | ESCAPE_NAP | ESCAPE_APPEND,
-		       " \\");
+	seq_escape_str(m, comm, ESCAPE_OCTAL | ESCAPE_NAP | ESCAPE_APPEND, " \\");
 }
 
 static int blocks_show(struct seq_file *m, void *v)
@@ -947,7 +1219,7 @@ static int blocks_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "%llu %llu ", (u64)cur->index << buddy.unit_shift,
 		   cur->bytes);
-	blocks_show_owner(m, cur->bf);
+	blocks_show_owner(m, cur);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -1141,7 +1413,10 @@ free_caches:
 }
 module_init(buddy_init);
 
-/* No file is open (each pins the module), so every block is free again. */
+/*
+ * No file is open and no DMA-BUF lives (each pins the module), so every
+ * block is free again.
+ */
 static void __exit buddy_exit(void)
 {
 	misc_deregister(&buddy.misc);
@@ -1151,6 +1426,7 @@ static void __exit buddy_exit(void)
 	kernel_param_unlock(THIS_MODULE);
 	/* Drains every CPU's cache and warns unless every unit came back. */
 	buddy_pool_destroy(&buddy.pool);
+	WARN_ON_ONCE(!xa_empty(&buddy.exported));
 	pool_release();
 	free_percpu(buddy.stats);
 	kmem_cache_destroy(buddy.blocks);

@@ -25,6 +25,8 @@ mkdir -p "$out"
 # Mirror the sources; drop links to files that no longer exist.
 (cd "$repo" && cp -rsf "$repo"/Kbuild "$repo"/*.[ch] "$repo"/kunit "$repo"/include \
 	"$repo"/bench "$out"/)
+mkdir -p "$out/tests"
+cp -rsf "$repo"/tests/kmod "$out/tests/"
 find "$out" -xtype l -delete
 # A full rebuild, so warnings (W=1, sparse) of unchanged files show again.
 [ -z "${BUDDY_MOD_REBUILD:-}" ] || find "$out" -name '*.o' -delete

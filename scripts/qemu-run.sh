@@ -40,6 +40,9 @@
 # the host's PATH.  The program starts in the host's current directory (empty
 # but for what was copied).
 #
+# vgem (a DMA-BUF importer) and the modules it needs are loaded from the
+# kernel's own package before the program.
+#
 # Inside, the program finds: BUDDY_KO (buddy.ko), BUDDY_MODDIR (the module
 # build directory, its .ko files), BUDDY_PARAMS, and BUDDY_RESULTS, an empty
 # directory in the guest's root, a tmpfs (scratch space: unlike under UML it
@@ -190,7 +193,8 @@ moddir=$cache/mod/$(basename "$kdir")-$(echo "$repo" | sha256sum | cut -c1-8)
 exec 8>"$cache/mod/.$(basename "$kdir").lock"
 flock 8
 if [ ! -f "$moddir/buddy.ko" ] || [ -n "$(find "$repo"/Kbuild "$repo"/*.[ch] \
-	"$repo"/include "$repo"/kunit -newer "$moddir/buddy.ko" -print -quit)" ]; then
+	"$repo"/include "$repo"/kunit "$repo"/tests/kmod -newer "$moddir/buddy.ko" \
+	-print -quit)" ]; then
 	moddir=$("$repo"/scripts/build-module.sh headers "$kdir")
 fi
 while read -r ko; do
@@ -198,6 +202,40 @@ while read -r ko; do
 done < <(find "$moddir" -name '*.ko')
 exec 8>&-
 [ -f "$stage$moddir/buddy.ko" ] || { echo "qemu-run: no buddy.ko in $moddir" >&2; exit 1; }
+
+# vgem, the DMA-BUF importer of the export tests, and the modules it needs
+# (modinfo's depends, recursively), from the kernel's own package:
+# decompressed into the guest's /lib/modules (busybox insmod reads plain
+# .ko files) and loaded before the program, dependencies first.
+kmods=$cache/qemu/$kver/lib/modules/$kver
+preload=()
+module_file() {
+	find "$kmods/kernel" \( -name "$1.ko*" -o -name "${1//_/-}.ko*" \) -print -quit
+}
+add_module() {
+	local name=$1 path dep rel m
+	for m in "${preload[@]}"; do
+		[ "${m##*/}" != "$name.ko" ] || return 0
+	done
+	path=$(module_file "$name")
+	[ -n "$path" ] || { echo "qemu-run: module $name not in $kmods" >&2; return 1; }
+	for dep in $(/sbin/modinfo -F depends "$path" | tr ',' ' '); do
+		add_module "$dep" || return 1
+	done
+	rel=${path#"$kmods/"}
+	rel=${rel%.ko*}.ko
+	mkdir -p "$(dirname "$stage/lib/modules/$kver/$rel")"
+	case "$path" in
+	*.xz) xz -dc "$path" ;;
+	*.zst) zstd -dcq "$path" ;;
+	*.gz) gzip -dc "$path" ;;
+	*) cat "$path" ;;
+	esac >"$stage/lib/modules/$kver/$rel"
+	preload+=("/lib/modules/$kver/$rel")
+}
+if [ -n "$(module_file vgem)" ]; then
+	add_module vgem || exit 1
+fi
 
 # POSIX single quoting for the init script.
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -221,12 +259,16 @@ done
 	# Per-CPU page lists make nr_free_pages noisy on SMP (tests/e2e_params.c).
 	echo "export BUDDY_E2E_PAGE_SLACK=400"
 	echo "insmod_wanted=$insmod"
+	echo "preload=$(sq "${preload[*]}")"
 	echo "cwd=$(sq "$PWD")"
 	cat <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
 mkdir -p "$BUDDY_RESULTS"
+for m in $preload; do
+	insmod "$m" || echo "qemu-run: insmod $m failed" > /dev/kmsg
+done
 insmod_rc=0 prog_rc=0 rmmod_rc=0
 if [ "$insmod_wanted" = 1 ]; then
 	# shellcheck disable=SC2086

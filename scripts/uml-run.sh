@@ -24,6 +24,11 @@
 # (about 7 s more: kmemleak reports only objects older than 5 s) and fails
 # on any.
 #
+# The UML build's own modules (vgem, the DMA-BUF importer of the export
+# tests, and what it needs) are the guest's /lib/modules/RELEASE, so
+# `modprobe vgem` works inside; vgem is loaded before the program when the
+# kernel has it, so /dev/dri/card0 is there from the start.
+#
 # BUDDY_UML_LINUX=PATH boots PATH instead of the built kernel (the tests of
 # this script's own failure messages use it).
 #
@@ -77,6 +82,22 @@ moddir=$("$repo"/scripts/build-module.sh um "$build")
 res=$(mktemp -d /tmp/buddy-uml.XXXXXX)
 trap 'rm -rf "$res"' EXIT
 
+# The build's modules as an installed tree (links into the build), with
+# depmod's indexes, for the guest's /lib/modules.  Without modules.builtin:
+# the kernel's gpu_buddy is a built-in module called "buddy", and kmod's
+# rmmod would then refuse ours as built in.
+krel=$(cat "$build/include/config/kernel.release")
+modtree=$res/modroot/lib/modules/$krel
+mkdir -p "$modtree/kernel"
+while read -r ko; do
+	mkdir -p "$modtree/kernel/$(dirname "$ko")"
+	ln -s "$build/$ko" "$modtree/kernel/$ko"
+done < <(cd "$build" && find . -name '*.ko' -printf '%P\n')
+sed -E 's@^(.*)\.o$@kernel/\1.ko@' "$build/modules.order" >"$modtree/modules.order"
+: >"$modtree/modules.builtin"
+: >"$modtree/modules.builtin.modinfo"
+/sbin/depmod -b "$res/modroot" "$krel"
+
 {
 	echo '#!/bin/sh'
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -96,6 +117,9 @@ mount -t hostfs -o /tmp hostfs /tmp
 mkdir -p "$BUDDY_RESULTS"
 # The console is the program's; kernel messages go to the saved log only.
 dmesg -n 1
+mount --bind "$res/modroot/lib/modules" /lib/modules
+# The DMA-BUF importer, before kmemleak forgets what boot allocated.
+[ -f "/lib/modules/$(uname -r)/kernel/drivers/gpu/drm/vgem/vgem.ko" ] && modprobe vgem
 leaks=/sys/kernel/debug/kmemleak
 # What boot left behind is not ours to report.
 [ -w "$leaks" ] && echo clear > "$leaks"

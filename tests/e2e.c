@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/dma-buf.h>
 
 #include "e2e.h"
 
@@ -182,6 +183,156 @@ int buddy_free(int fd, __u64 offset)
 	return buddy_ioctl(fd, BUDDY_IOC_FREE, &f);
 }
 
+int buddy_export(int fd, __u64 offset, __u32 fd_flags, int *dmabuf)
+{
+	struct buddy_export e = { .offset = offset, .fd_flags = fd_flags };
+	int ret = buddy_ioctl(fd, BUDDY_IOC_EXPORT, &e);
+
+	if (!ret)
+		*dmabuf = e.fd;
+	return ret;
+}
+
+int e2e_dmabuf_sync(int dmabuf, __u64 flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	return buddy_ioctl(dmabuf, DMA_BUF_IOCTL_SYNC, &sync);
+}
+
+static int vgem_find(void)
+{
+	char path[32], name[16];
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		struct e2e_drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(fd, E2E_DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+int e2e_vgem_open(void)
+{
+	int fd = vgem_find();
+
+	if (fd >= 0)
+		return fd;
+	if (system("modprobe vgem") != 0)
+		return -ENOENT;
+	return vgem_find();
+}
+
+int e2e_prime_import(int drm, int dmabuf, __u32 *handle)
+{
+	struct e2e_drm_prime_handle p = { .fd = dmabuf };
+	int ret = buddy_ioctl(drm, E2E_DRM_IOCTL_PRIME_FD_TO_HANDLE, &p);
+
+	if (!ret)
+		*handle = p.handle;
+	return ret;
+}
+
+int e2e_prime_export(int drm, __u32 handle, __u32 flags, int *dmabuf)
+{
+	struct e2e_drm_prime_handle p = { .handle = handle, .flags = flags, .fd = -1 };
+	int ret = buddy_ioctl(drm, E2E_DRM_IOCTL_PRIME_HANDLE_TO_FD, &p);
+
+	if (!ret)
+		*dmabuf = p.fd;
+	return ret;
+}
+
+int e2e_gem_close(int drm, __u32 handle)
+{
+	struct e2e_drm_gem_close c = { .handle = handle };
+
+	return buddy_ioctl(drm, E2E_DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+/*
+ * drivers/dma-buf/dma-buf.c's dma_buf_debug_show(): per object a line
+ * "size\tflags\tmode\tcount\texp_name\tino\tname", its fences, then
+ * "\tAttached Devices:", one "\tDEVICE" line each, and "Total N devices
+ * attached".
+ */
+int e2e_bufinfo(unsigned long ino, struct e2e_bufinfo *bi)
+{
+	static char buf[1 << 16];
+	char *line, *save;
+	bool ours = false, devs = false;
+	int ret;
+
+	memset(bi, 0, sizeof(*bi));
+	ret = e2e_read_file("/sys/kernel/debug/dma_buf/bufinfo", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long size, count;
+		unsigned long i;
+		unsigned int flags, mode;
+		char exp[32], name[64];
+		int n;
+
+		if (sscanf(line, "%llu\t%x\t%x\t%llu\t%31[^\t]\t%lu\t%63[^\n]",
+			   &size, &flags, &mode, &count, exp, &i, name) == 7) {
+			if (ours)
+				break;
+			ours = i == ino;
+			if (ours) {
+				bi->size = size;
+				snprintf(bi->exp_name, sizeof(bi->exp_name), "%s", exp);
+				snprintf(bi->name, sizeof(bi->name), "%s", name);
+			}
+			continue;
+		}
+		if (!ours)
+			continue;
+		if (strstr(line, "Attached Devices:")) {
+			devs = true;
+		} else if (sscanf(line, "Total %d devices attached", &n) == 1) {
+			return n == bi->ndevices ? 1 : -EPROTO;
+		} else if (devs && line[0] == '\t') {
+			size_t used = strlen(bi->devices);
+
+			snprintf(bi->devices + used, sizeof(bi->devices) - used, "%s%s",
+				 used ? " " : "", line + 1);
+			bi->ndevices++;
+		}
+	}
+	return ours ? -EPROTO : 0;
+}
+
+int e2e_fdinfo(int fd, const char *key, char *val, size_t len)
+{
+	char path[64], buf[1024], *p;
+	size_t klen = strlen(key);
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ret = e2e_read_file(path, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			p += klen + 1;
+			p += strspn(p, " \t");
+			snprintf(val, len, "%.*s", (int)strcspn(p, "\n"), p);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* unit_size << order, the smallest such >= @size; 0 if none fits. */
 __u64 e2e_block_size(const struct buddy_info *info, __u64 size)
 {
@@ -227,7 +378,8 @@ static const struct {
 #define F(x) { #x, offsetof(struct e2e_stats, x) }
 	F(pool_size), F(unit_size), F(free_bytes), F(used_bytes),
 	F(largest_free), F(live_blocks), F(allocs), F(frees),
-	F(alloc_failures), F(peak_used_bytes),
+	F(alloc_failures), F(peak_used_bytes), F(exported_blocks),
+	F(exported_bytes),
 #undef F
 };
 
@@ -473,6 +625,8 @@ void e2e_snap(int fd, struct e2e_snap *s)
 	s->allocs = st.allocs;
 	s->frees = st.frees;
 	s->peak_used_bytes = st.peak_used_bytes;
+	s->exported_blocks = st.exported_blocks;
+	s->exported_bytes = st.exported_bytes;
 }
 
 bool e2e_snap_same(const struct e2e_snap *a, const struct e2e_snap *b,
@@ -500,6 +654,9 @@ bool e2e_snap_same(const struct e2e_snap *a, const struct e2e_snap *b,
 		diff = "debugfs stats (allocs/frees)";
 	else if (a->peak_used_bytes != b->peak_used_bytes)
 		diff = "debugfs stats peak_used_bytes";
+	else if (a->exported_blocks != b->exported_blocks ||
+		 a->exported_bytes != b->exported_bytes)
+		diff = "debugfs stats exported_blocks/exported_bytes";
 	if (diff)
 		e2e_diag("%s: %s changed (free_bytes %llu -> %llu, live %llu -> %llu, allocs %llu -> %llu, frees %llu -> %llu, peak %llu -> %llu)",
 			 what, diff, a->info.free_bytes, b->info.free_bytes,
@@ -586,11 +743,15 @@ bool e2e_consistent(int fd, const char *phase)
 				st.largest_free == info.largest_free &&
 				st.used_bytes == info.pool_size - info.free_bytes &&
 				st.peak_used_bytes >= st.used_bytes &&
-				st.peak_used_bytes <= info.pool_size,
-				"%s: stats agree with INFO (pool %llu unit %llu free %llu largest %llu used %llu peak %llu)",
+				st.peak_used_bytes <= info.pool_size &&
+				st.exported_bytes <= st.used_bytes &&
+				st.exported_blocks <= st.live_blocks &&
+				!st.exported_blocks == !st.exported_bytes,
+				"%s: stats agree with INFO (pool %llu unit %llu free %llu largest %llu used %llu peak %llu exported %llu blocks %llu bytes)",
 				phase, st.pool_size, st.unit_size, st.free_bytes,
 				st.largest_free, st.used_bytes,
-				st.peak_used_bytes);
+				st.peak_used_bytes, st.exported_blocks,
+				st.exported_bytes);
 
 	n = e2e_read_buddyinfo(counts, E2E_MAX_ORDERS);
 	if (!e2e_check(n == (int)info.max_order + 1,
@@ -637,6 +798,52 @@ bool e2e_pool_whole(int fd, const char *phase)
 			 "%s: pool whole (free %llu largest %llu of %llu)",
 			 phase, info.free_bytes, info.largest_free,
 			 info.pool_size);
+}
+
+/* The 8-byte word at byte @i of a block filled with @tag. */
+static __u64 pattern_word(__u64 tag, size_t i)
+{
+	return (tag ^ (i * 0x9e3779b97f4a7c15ULL)) + i;
+}
+
+void e2e_fill(void *p, size_t len, __u64 tag, size_t base)
+{
+	volatile __u64 *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = pattern_word(tag, base + i * 8);
+}
+
+bool e2e_has(const void *p, size_t len, __u64 tag, size_t base)
+{
+	const volatile __u64 *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++) {
+		if (w[i] != pattern_word(tag, base + i * 8)) {
+			e2e_diag("byte %zu: 0x%llx, expected 0x%llx", base + i * 8,
+				 (unsigned long long)w[i],
+				 (unsigned long long)pattern_word(tag, base + i * 8));
+			return false;
+		}
+	}
+	return true;
+}
+
+bool e2e_zero(const void *p, size_t len)
+{
+	const volatile __u64 *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++) {
+		if (w[i]) {
+			e2e_diag("byte %zu: 0x%llx, expected 0", i * 8,
+				 (unsigned long long)w[i]);
+			return false;
+		}
+	}
+	return true;
 }
 
 void *e2e_guarded(size_t len)

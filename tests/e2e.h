@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <linux/buddy.h>
 
 #define BUDDY_DEV	"/dev/buddy"
@@ -50,6 +51,71 @@ int buddy_alloc(int fd, __u64 size, struct buddy_alloc *a);
 int buddy_free(int fd, __u64 offset);
 __u64 e2e_block_size(const struct buddy_info *info, __u64 size);
 
+/*
+ * DMA-BUF export (BUDDY_IOC_EXPORT) and a real importer, vgem.  The few
+ * DRM definitions needed are below (from include/uapi/drm/drm.h, a stable
+ * ABI), so the tests build without libdrm's headers.
+ */
+int buddy_export(int fd, __u64 offset, __u32 fd_flags, int *dmabuf);
+int e2e_dmabuf_sync(int dmabuf, __u64 flags);
+
+struct e2e_drm_version {
+	int version_major;
+	int version_minor;
+	int version_patchlevel;
+	size_t name_len;
+	char *name;
+	size_t date_len;
+	char *date;
+	size_t desc_len;
+	char *desc;
+};
+
+struct e2e_drm_prime_handle {
+	__u32 handle;
+	__u32 flags;
+	__s32 fd;
+};
+
+struct e2e_drm_gem_close {
+	__u32 handle;
+	__u32 pad;
+};
+
+#define E2E_DRM_IOCTL_VERSION	_IOWR('d', 0x00, struct e2e_drm_version)
+#define E2E_DRM_IOCTL_GEM_CLOSE	_IOW('d', 0x09, struct e2e_drm_gem_close)
+#define E2E_DRM_IOCTL_PRIME_HANDLE_TO_FD \
+	_IOWR('d', 0x2d, struct e2e_drm_prime_handle)
+#define E2E_DRM_IOCTL_PRIME_FD_TO_HANDLE \
+	_IOWR('d', 0x2e, struct e2e_drm_prime_handle)
+
+/*
+ * The vgem device (/dev/dri/card*, driver "vgem"), loaded with modprobe if
+ * it is not there: a descriptor, or -errno.
+ */
+int e2e_vgem_open(void);
+int e2e_prime_import(int drm, int dmabuf, __u32 *handle);
+int e2e_prime_export(int drm, __u32 handle, __u32 flags, int *dmabuf);
+int e2e_gem_close(int drm, __u32 handle);
+
+/*
+ * The DMA-BUF with inode @ino in /sys/kernel/debug/dma_buf/bufinfo: 1 and
+ * its exp_name, name and attached devices (one a line), 0 if not listed,
+ * or -errno.
+ */
+struct e2e_bufinfo {
+	unsigned long long size;
+	char exp_name[32];
+	char name[64];
+	char devices[256];
+	int ndevices;
+};
+
+int e2e_bufinfo(unsigned long ino, struct e2e_bufinfo *bi);
+
+/* "key:\tvalue" of /proc/self/fdinfo/@fd into @val; 0 or -errno. */
+int e2e_fdinfo(int fd, const char *key, char *val, size_t len);
+
 /* debugfs */
 struct e2e_stats {
 	__u64 pool_size;
@@ -62,6 +128,8 @@ struct e2e_stats {
 	__u64 frees;
 	__u64 alloc_failures;
 	__u64 peak_used_bytes;
+	__u64 exported_blocks;
+	__u64 exported_bytes;
 };
 
 int e2e_read_file(const char *path, char *buf, size_t size);
@@ -96,6 +164,7 @@ struct e2e_snap {
 	/* alloc_failures is left out: -ENOMEM counts there. */
 	__u64 free_bytes, used_bytes, largest_free, live_blocks;
 	__u64 allocs, frees, peak_used_bytes;
+	__u64 exported_blocks, exported_bytes;
 };
 
 void e2e_snap(int fd, struct e2e_snap *s);
@@ -114,6 +183,17 @@ bool e2e_consistent(int fd, const char *phase);
 
 /* The pool is whole: INFO free_bytes == largest_free == pool_size. */
 bool e2e_pool_whole(int fd, const char *phase);
+
+/*
+ * A pattern in a block's memory: e2e_fill() writes, at @p, byte @base of the
+ * block onwards, the words of @tag; e2e_has() checks them (false, with the
+ * first wrong word as a diagnostic).  The accesses are volatile: the same
+ * memory is reached through other mappings and processes, and every read
+ * and write must reach it.
+ */
+void e2e_fill(void *p, size_t len, __u64 tag, size_t base);
+bool e2e_has(const void *p, size_t len, __u64 tag, size_t base);
+bool e2e_zero(const void *p, size_t len);
 
 /* A buffer of @len bytes whose end touches a PROT_NONE page. */
 void *e2e_guarded(size_t len);

@@ -9,7 +9,11 @@
  * lseek; that with every unit of the pool allocated as its own block (2^20
  * blocks on a 256 MiB pool of 256-byte units) it lists all of them; and
  * that readings taken while other threads open, allocate, free and close
- * stay well formed and in strictly increasing (file, offset) order.
+ * stay well formed and in strictly increasing (file, offset) order.  A block
+ * exported as a DMA-BUF is listed as "exported", with its exporter's tgid
+ * and comm, after every file's blocks, for as long as the DMA-BUF lives
+ * (past the close of the file that exported it), and debugfs stats count it
+ * in exported_blocks, exported_bytes, live_blocks and used_bytes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +36,8 @@
 struct rec {
 	__u64 offset;
 	__u64 size;
-	__u64 file;
+	__u64 file;		/* 0 when exported */
+	bool exported;
 	long tgid;
 	char comm[80];
 };
@@ -42,7 +47,9 @@ struct listing {
 	size_t n;
 	bool header;		/* the first line is BLOCKS_HEADER */
 	bool well_formed;	/* every other line parsed */
-	bool ordered;		/* (file, offset) strictly increasing */
+	bool ordered;		/* (file, offset) strictly increasing, then the
+				 * exported blocks by offset
+				 */
 };
 
 static struct buddy_info info;
@@ -98,8 +105,14 @@ static bool parse_line(const char *line, struct rec *r)
 	char comm[sizeof(r->comm)];
 	int end = 0;
 
-	if (sscanf(line, "%llu %llu %llu %ld %79s%n", &r->offset, &r->size,
-		   &r->file, &r->tgid, comm, &end) != 5 || line[end])
+	r->file = 0;
+	r->exported = sscanf(line, "%llu %llu exported %ld %79s%n", &r->offset, &r->size,
+			     &r->tgid, comm, &end) == 4;
+	if (!r->exported &&
+	    sscanf(line, "%llu %llu %llu %ld %79s%n", &r->offset, &r->size,
+		   &r->file, &r->tgid, comm, &end) != 5)
+		return false;
+	if (line[end])
 		return false;
 	strcpy(r->comm, comm);
 	/* A block as the kernel hands them out: naturally aligned, in the pool. */
@@ -141,7 +154,9 @@ static void parse(char *text, struct listing *l)
 			l->well_formed = false;
 			continue;
 		}
-		if (l->n && (r->file < r[-1].file ||
+		if (l->n && (r->exported ?
+			     r[-1].exported && r->offset <= r[-1].offset :
+			     r[-1].exported || r->file < r[-1].file ||
 			     (r->file == r[-1].file && r->offset <= r[-1].offset)))
 			l->ordered = false;
 		l->n++;
@@ -162,7 +177,10 @@ static bool listing(struct listing *l, size_t chunk)
 	return true;
 }
 
-/* What the test holds: a block of a file, with the owner it expects. */
+/*
+ * What the test holds: a block of a file, with the owner it expects; an
+ * exported one has @fd EXPORTED_FD.
+ */
 struct held {
 	__u64 offset;
 	__u64 size;
@@ -170,6 +188,8 @@ struct held {
 	long tgid;
 	const char *comm;
 };
+
+#define EXPORTED_FD	(-2)
 
 /* The file id the listing gives @fd: the one of the block at @offset. */
 static __u64 file_id_of(const struct listing *l, __u64 offset)
@@ -194,17 +214,22 @@ static void expect_exactly(const struct held *h, size_t nh, const char *phase)
 	e2e_check(l.header, "%s: the first line is \"%s\"", phase, BLOCKS_HEADER);
 	e2e_check(l.well_formed, "%s: every line is OFFSET SIZE FILE TGID COMM, a block in the pool",
 		  phase);
-	e2e_check(l.ordered, "%s: lines in (file, offset) order", phase);
+	e2e_check(l.ordered, "%s: lines in (file, offset) order, then the exported by offset",
+		  phase);
 	for (i = 0; i < nh; i++) {
 		for (j = 0; j < l.n; j++) {
 			if (l.recs[j].offset != h[i].offset)
 				continue;
 			matched++;
 			if (l.recs[j].size != h[i].size || l.recs[j].tgid != h[i].tgid ||
-			    strcmp(l.recs[j].comm, h[i].comm)) {
-				e2e_diag("%s: block %llu: %llu bytes, %ld %s; want %llu, %ld %s",
-					 phase, h[i].offset, l.recs[j].size, l.recs[j].tgid,
-					 l.recs[j].comm, h[i].size, h[i].tgid, h[i].comm);
+			    strcmp(l.recs[j].comm, h[i].comm) ||
+			    l.recs[j].exported != (h[i].fd == EXPORTED_FD)) {
+				e2e_diag("%s: block %llu: %llu bytes, %s, %ld %s; want %llu, %s, %ld %s",
+					 phase, h[i].offset, l.recs[j].size,
+					 l.recs[j].exported ? "exported" : "a file's",
+					 l.recs[j].tgid, l.recs[j].comm, h[i].size,
+					 h[i].fd == EXPORTED_FD ? "exported" : "a file's",
+					 h[i].tgid, h[i].comm);
 				owners = false;
 			}
 			break;
@@ -213,7 +238,8 @@ static void expect_exactly(const struct held *h, size_t nh, const char *phase)
 	e2e_check(matched == nh && l.n == nh,
 		  "%s: %zu lines, one for each of the %zu blocks held (%zu found)",
 		  phase, l.n, nh, matched);
-	e2e_check(owners, "%s: each with its size, tgid and comm", phase);
+	e2e_check(owners, "%s: each with its size, owner (a file, or exported), tgid and comm",
+		  phase);
 	/* Blocks of one open file share a file id; different files differ. */
 	for (i = 0; i < nh; i++)
 		for (j = i + 1; j < nh; j++)
@@ -319,6 +345,90 @@ static void test_owners(void)
 	expect_exactly(h, nh, "after closing the second file");
 	close(a);
 	expect_exactly(NULL, 0, "after closing both");
+}
+
+/* debugfs stats against @st0 plus what the test holds: @file and @exported blocks. */
+static void expect_stats(const struct e2e_stats *st0, __u64 file_blocks, __u64 file_bytes,
+			 __u64 exp_blocks, __u64 exp_bytes, const char *phase)
+{
+	struct e2e_stats st;
+	int ret = e2e_read_stats(&st, NULL, 0);
+
+	e2e_check(!ret && st.exported_blocks == st0->exported_blocks + exp_blocks &&
+		  st.exported_bytes == st0->exported_bytes + exp_bytes &&
+		  st.live_blocks == st0->live_blocks + file_blocks + exp_blocks &&
+		  st.used_bytes == st0->used_bytes + file_bytes + exp_bytes,
+		  "%s: stats exported_blocks %llu exported_bytes %llu live_blocks %llu used_bytes %llu, want +%llu +%llu +%llu +%llu on %llu %llu %llu %llu (%s)",
+		  phase, st.exported_blocks, st.exported_bytes, st.live_blocks, st.used_bytes,
+		  exp_blocks, exp_bytes, file_blocks + exp_blocks, file_bytes + exp_bytes,
+		  st0->exported_blocks, st0->exported_bytes, st0->live_blocks,
+		  st0->used_bytes, e2e_err(ret));
+}
+
+/*
+ * An exported block: "exported" with its exporter, after every file's
+ * blocks, until its DMA-BUF is closed, also after its file was.
+ */
+static void test_exported(void)
+{
+	__u64 psz = (__u64)sysconf(_SC_PAGESIZE);
+	/*
+	 * At least a page (EXPORT's minimum), and of order 4 or more, which no
+	 * per-CPU cache holds: such blocks come from the core lowest first.
+	 */
+	__u64 size = psz > info.unit_size << 4 ? psz : info.unit_size << 4;
+	struct e2e_stats st0;
+	struct held h[4];
+	size_t nh = 0;
+	long me = getpid();
+	char self[32] = "";
+	int a, b, dbuf = -1, ret;
+
+	if (!e2e_check(info.pool_size >= 4 * size, "export: the pool holds 4 blocks of %llu bytes",
+		       size))
+		return;
+	if (!e2e_check(!e2e_read_stats(&st0, NULL, 0), "export: stats read"))
+		return;
+	prctl(PR_GET_NAME, self);
+	a = buddy_open();
+	prctl(PR_SET_NAME, "blk-export");
+	b = buddy_open();
+	prctl(PR_SET_NAME, self);
+	/* The exported block first in the pool: its line still comes last. */
+	alloc_into(b, size, me, "blk-export", h, &nh);
+	alloc_into(a, size, me, self, h, &nh);
+	alloc_into(b, size, me, "blk-export", h, &nh);
+	if (nh != 3)
+		goto out;
+	e2e_check(h[0].offset < h[1].offset,
+		  "export: the block to export (%llu) lies below the other file's (%llu)",
+		  h[0].offset, h[1].offset);
+	ret = buddy_export(b, h[0].offset, O_RDWR | O_CLOEXEC, &dbuf);
+	if (!e2e_check(!ret, "export: EXPORT of the block at %llu (%s)", h[0].offset,
+		       e2e_err(ret)))
+		goto out;
+	h[0].fd = EXPORTED_FD;
+	expect_exactly(h, nh, "export: one of three blocks exported");
+	expect_stats(&st0, 2, 2 * size, 1, size, "export: one of three blocks exported");
+
+	close(b);
+	b = -1;
+	h[2] = h[--nh];
+	expect_exactly(h, nh, "export: the exporting file closed");
+	expect_stats(&st0, 1, size, 1, size, "export: the exporting file closed");
+
+	close(dbuf);
+	dbuf = -1;
+	h[0] = h[--nh];
+	expect_exactly(h, nh, "export: the DMA-BUF closed");
+	expect_stats(&st0, 1, size, 0, 0, "export: the DMA-BUF closed");
+out:
+	if (dbuf >= 0)
+		close(dbuf);
+	if (b >= 0)
+		close(b);
+	close(a);
+	expect_exactly(NULL, 0, "export: everything closed");
 }
 
 /* The same bytes whatever the read size, and again after lseek. */
@@ -520,6 +630,7 @@ int main(int argc, char **argv)
 	e2e_diag("pool %llu bytes, unit %llu, %llu units", info.pool_size,
 		 info.unit_size, info.pool_size / info.unit_size);
 	test_owners();
+	test_exported();
 	test_chunks();
 	test_full();
 	test_churn();

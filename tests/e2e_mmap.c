@@ -36,58 +36,6 @@
 static struct buddy_info info;
 static size_t page;
 
-/* The 8-byte word at byte @i of a block filled with @tag. */
-static __u64 pat(__u64 tag, size_t i)
-{
-	return (tag ^ (i * 0x9e3779b97f4a7c15ULL)) + i;
-}
-
-/*
- * Fill @len bytes at @p, which is byte @base of its block.  The accesses are
- * volatile: the same memory is reached through other mappings and processes,
- * and every read and write must reach it.
- */
-static void fill(void *p, size_t len, __u64 tag, size_t base)
-{
-	volatile __u64 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = pat(tag, base + i * 8);
-}
-
-/* @len bytes at @p (byte @base of its block) hold fill(@tag). */
-static bool has(const void *p, size_t len, __u64 tag, size_t base)
-{
-	const volatile __u64 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		if (w[i] != pat(tag, base + i * 8)) {
-			e2e_diag("byte %zu: 0x%llx, expected 0x%llx", base + i * 8,
-				 (unsigned long long)w[i],
-				 (unsigned long long)pat(tag, base + i * 8));
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool zero(const void *p, size_t len)
-{
-	const volatile __u64 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		if (w[i]) {
-			e2e_diag("byte %zu: 0x%llx, expected 0", i * 8,
-				 (unsigned long long)w[i]);
-			return false;
-		}
-	}
-	return true;
-}
-
 static void *map(int fd, __u64 off, size_t len, int prot, int flags)
 {
 	return mmap(NULL, len, prot, flags, fd, (off_t)off);
@@ -181,7 +129,7 @@ static void test_fresh_pool(void)
 		goto out;
 	m = map(fd, a.offset, a.block_size, RW, MAP_SHARED);
 	if (mapped_ok(m, "the whole pool")) {
-		e2e_check(zero(m, a.block_size),
+		e2e_check(e2e_zero(m, a.block_size),
 			  "the whole fresh pool (%llu bytes) reads as zero",
 			  a.block_size);
 		munmap(m, a.block_size);
@@ -209,16 +157,16 @@ static void test_shared_views(void)
 	    !mapped_ok(m3, "read-only mapping of the first page"))
 		goto out;
 	e2e_check(m1 != m2, "two mappings at two addresses");
-	fill(m1, len, 0x1111, 0);
-	e2e_check(has(m2, len, 0x1111, 0),
+	e2e_fill(m1, len, 0x1111, 0);
+	e2e_check(e2e_has(m2, len, 0x1111, 0),
 		  "a pattern written through one mapping reads back through the other");
-	fill((char *)m2 + page, page, 0x2222, page);
-	e2e_check(has((char *)m1 + page, page, 0x2222, page) &&
-		  has(m1, page, 0x1111, 0),
+	e2e_fill((char *)m2 + page, page, 0x2222, page);
+	e2e_check(e2e_has((char *)m1 + page, page, 0x2222, page) &&
+		  e2e_has(m1, page, 0x1111, 0),
 		  "a page written through the second mapping shows in the first");
-	e2e_check(has(m3, page, 0x1111, 0),
+	e2e_check(e2e_has(m3, page, 0x1111, 0),
 		  "a mapping of only the block's first page sees it too");
-	fill(m1, len, 0x3333, 0);
+	e2e_fill(m1, len, 0x3333, 0);
 
 	if (pipe(res))
 		goto out;
@@ -228,16 +176,16 @@ static void test_shared_views(void)
 		void *v;
 
 		close(res[0]);
-		e2e_check(has(m1, len, 0x3333, 0) && has(m2, len, 0x3333, 0),
+		e2e_check(e2e_has(m1, len, 0x3333, 0) && e2e_has(m2, len, 0x3333, 0),
 			  "child: the inherited mappings show the parent's pattern");
 		v = map(fd, a.offset, len, RW, MAP_SHARED);
 		if (mapped_ok(v, "child maps the block through the shared file")) {
-			e2e_check(has(v, len, 0x3333, 0),
+			e2e_check(e2e_has(v, len, 0x3333, 0),
 				  "child: its own mapping shows the parent's pattern");
-			fill(v, len, 0x4444, 0);
+			e2e_fill(v, len, 0x4444, 0);
 			munmap(v, len);
 		}
-		fill((char *)m2 + 3 * page, page, 0x5555, 3 * page);
+		e2e_fill((char *)m2 + 3 * page, page, 0x5555, 3 * page);
 		e2e_child_send(res[1]);
 		_exit(0);
 	}
@@ -246,8 +194,8 @@ static void test_shared_views(void)
 	close(res[0]);
 	waitpid(pid, &status, 0);
 	e2e_check(WIFEXITED(status) && !WEXITSTATUS(status), "child exited 0");
-	e2e_check(has(m1, 3 * page, 0x4444, 0) &&
-		  has((char *)m1 + 3 * page, page, 0x5555, 3 * page),
+	e2e_check(e2e_has(m1, 3 * page, 0x4444, 0) &&
+		  e2e_has((char *)m1 + 3 * page, page, 0x5555, 3 * page),
 		  "parent sees what the child wrote, through its own mapping and the inherited one");
 	munmap(m1, len);
 	munmap(m2, len);
@@ -256,7 +204,7 @@ static void test_shared_views(void)
 	/* The memory is the block's, not the mapping's: a new mapping sees it. */
 	m1 = map(fd, a.offset, len, PROT_READ, MAP_SHARED);
 	if (mapped_ok(m1, "mapping again after munmap")) {
-		e2e_check(has(m1, 3 * page, 0x4444, 0),
+		e2e_check(e2e_has(m1, 3 * page, 0x4444, 0),
 			  "after every munmap a new mapping still shows the data");
 		munmap(m1, len);
 	}
@@ -282,8 +230,8 @@ static void test_zero_on_reuse(void)
 	m = map(A, a.offset, len, RW, MAP_SHARED);
 	if (!mapped_ok(m, "reuse: first owner"))
 		goto out;
-	e2e_check(zero(m, len), "a fresh block reads as zero");
-	fill(m, len, 0xa5a5, 0);
+	e2e_check(e2e_zero(m, len), "a fresh block reads as zero");
+	e2e_fill(m, len, 0xa5a5, 0);
 	munmap(m, len);
 	expect_free(A, a.offset, "reuse: first owner");
 
@@ -295,9 +243,9 @@ static void test_zero_on_reuse(void)
 			 a.offset);
 	m = map(A, b.offset, len, RW, MAP_SHARED);
 	if (mapped_ok(m, "reuse: same file again")) {
-		e2e_check(zero(m, len),
+		e2e_check(e2e_zero(m, len),
 			  "written, freed, allocated again by the same file: reads as zero");
-		fill(m, len, 0x5a5a, 0);
+		e2e_fill(m, len, 0x5a5a, 0);
 		munmap(m, len);
 	}
 	expect_free(A, b.offset, "reuse: same file again");
@@ -308,7 +256,7 @@ static void test_zero_on_reuse(void)
 		e2e_diag("B got %llu, not %llu: a weaker check", b.offset, a.offset);
 	m = map(B, b.offset, len, RW, MAP_SHARED);
 	if (mapped_ok(m, "reuse: another file")) {
-		e2e_check(zero(m, len),
+		e2e_check(e2e_zero(m, len),
 			  "written, freed, allocated again by another file: reads as zero");
 		munmap(m, len);
 	}
@@ -319,7 +267,7 @@ static void test_zero_on_reuse(void)
 		goto out;
 	m = map(A, a.offset, len, RW, MAP_SHARED);
 	if (mapped_ok(m, "reuse: freed by close")) {
-		fill(m, len, 0x7e7e, 0);
+		e2e_fill(m, len, 0x7e7e, 0);
 		munmap(m, len);
 	}
 	close(A);
@@ -328,7 +276,7 @@ static void test_zero_on_reuse(void)
 		goto out;
 	m = map(B, b.offset, b.block_size, PROT_READ, MAP_SHARED);
 	if (mapped_ok(m, "reuse: the whole pool")) {
-		e2e_check(zero(m, b.block_size),
+		e2e_check(e2e_zero(m, b.block_size),
 			  "after blocks were written and freed by FREE and by close, another file's whole-pool block reads as zero");
 		munmap(m, b.block_size);
 	}
@@ -460,12 +408,12 @@ static void test_busy(void)
 	m2 = map(fd, a.offset, page, PROT_READ, MAP_SHARED);
 	if (!mapped_ok(m, "busy") || !mapped_ok(m2, "busy: second mapping"))
 		goto out;
-	fill(m, len, 0xb0b0, 0);
+	e2e_fill(m, len, 0xb0b0, 0);
 	expect_busy(fd, a.offset, "FREE of a block with two mappings");
-	e2e_check(has(m, len, 0xb0b0, 0), "the refused FREE left the data in place");
+	e2e_check(e2e_has(m, len, 0xb0b0, 0), "the refused FREE left the data in place");
 	munmap(m, len);
 	expect_busy(fd, a.offset, "FREE of a block with one of two mappings left");
-	e2e_check(has(m2, page, 0xb0b0, 0), "the remaining mapping still reads the data");
+	e2e_check(e2e_has(m2, page, 0xb0b0, 0), "the remaining mapping still reads the data");
 	munmap(m2, page);
 	expect_free(fd, a.offset, "busy: after the last munmap");
 
@@ -505,7 +453,7 @@ static void test_busy_child(bool child_exits)
 	m = map(fd, a.offset, len, RW, MAP_SHARED);
 	if (!mapped_ok(m, how) || pipe(c2p) || pipe(p2c))
 		goto out;
-	fill(m, len, 0xc0c0, 0);
+	e2e_fill(m, len, 0xc0c0, 0);
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -515,7 +463,7 @@ static void test_busy_child(bool child_exits)
 		/* The parent unmaps and tries FREE meanwhile. */
 		if (!sync_read(p2c[0], 'g'))
 			_exit(98);
-		e2e_check(has(m, len, 0xc0c0, 0),
+		e2e_check(e2e_has(m, len, 0xc0c0, 0),
 			  "%s: child still reads the data through the inherited mapping",
 			  how);
 		if (child_exits) {
@@ -568,10 +516,10 @@ static void test_split(void)
 	m = map(fd, a.offset, len, RW, MAP_SHARED);
 	if (!mapped_ok(m, "split: first half"))
 		goto out;
-	fill(m, len, 0xd0d0, 0);
+	e2e_fill(m, len, 0xd0d0, 0);
 	munmap(m, 2 * page);
 	expect_busy(fd, a.offset, "FREE after unmapping the first half of a 4-page mapping");
-	e2e_check(has(m + 2 * page, 2 * page, 0xd0d0, 2 * page),
+	e2e_check(e2e_has(m + 2 * page, 2 * page, 0xd0d0, 2 * page),
 		  "the second half still reads the data");
 	munmap(m + 2 * page, 2 * page);
 	expect_free(fd, a.offset, "split: after unmapping the second half too");
@@ -582,12 +530,12 @@ static void test_split(void)
 	m = map(fd, a.offset, len, RW, MAP_SHARED);
 	if (!mapped_ok(m, "split: middle"))
 		goto out;
-	fill(m, len, 0xd1d1, 0);
+	e2e_fill(m, len, 0xd1d1, 0);
 	munmap(m + page, 2 * page);
 	expect_busy(fd, a.offset, "FREE after unmapping the middle two of four pages");
 	munmap(m, page);
 	expect_busy(fd, a.offset, "FREE with only the last page still mapped");
-	e2e_check(has(m + 3 * page, page, 0xd1d1, 3 * page),
+	e2e_check(e2e_has(m + 3 * page, page, 0xd1d1, 3 * page),
 		  "the last page still reads the data");
 	munmap(m + 3 * page, page);
 	expect_free(fd, a.offset, "split: after the last piece is unmapped");
@@ -601,8 +549,8 @@ static void test_split(void)
 	ret = mprotect(m + page, page, PROT_READ);
 	e2e_check(!ret, "mprotect one page of the mapping read-only: %s",
 		  ret ? strerror(errno) : "ok");
-	fill(m, page, 0xd2d2, 0);
-	fill(m + 2 * page, 2 * page, 0xd2d2, 2 * page);
+	e2e_fill(m, page, 0xd2d2, 0);
+	e2e_fill(m + 2 * page, 2 * page, 0xd2d2, 2 * page);
 	expect_busy(fd, a.offset, "FREE of a block whose mapping mprotect split in three");
 	munmap(m, len);
 	expect_free(fd, a.offset, "split: one munmap over the three pieces");
@@ -627,16 +575,16 @@ static void test_close_mapped(void)
 	m = map(A, a.offset, len, RW, MAP_SHARED);
 	if (!mapped_ok(m, "close mapped"))
 		goto out;
-	fill(m, len, 0xe0e0, 0);
+	e2e_fill(m, len, 0xe0e0, 0);
 	close(A);
 	A = -1;
 	e2e_check(free_bytes(chk) == p - a.block_size - b.block_size &&
 		  live_blocks() == 2,
 		  "closed with a mapping: both blocks stay allocated (free %llu, want %llu; live %llu, want 2)",
 		  free_bytes(chk), p - a.block_size - b.block_size, live_blocks());
-	e2e_check(has(m, len, 0xe0e0, 0), "closed with a mapping: the data reads back");
-	fill(m, len, 0xe1e1, 0);
-	e2e_check(has(m, len, 0xe1e1, 0), "closed with a mapping: the mapping is still writable");
+	e2e_check(e2e_has(m, len, 0xe0e0, 0), "closed with a mapping: the data reads back");
+	e2e_fill(m, len, 0xe1e1, 0);
+	e2e_check(e2e_has(m, len, 0xe1e1, 0), "closed with a mapping: the mapping is still writable");
 	f.offset = a.offset;
 	f.flags = f.pad = 0;
 	e2e_expect_fail(chk, BUDDY_IOC_FREE, &f, EINVAL,
@@ -651,7 +599,7 @@ static void test_close_mapped(void)
 	if (alloc(chk, p, &w, "close mapped: the whole pool")) {
 		m = map(chk, w.offset, p, PROT_READ, MAP_SHARED);
 		if (mapped_ok(m, "close mapped: the whole pool")) {
-			e2e_check(zero(m, p),
+			e2e_check(e2e_zero(m, p),
 				  "the closed file's block, written through its last mapping, reads as zero in a new whole-pool block");
 			munmap(m, p);
 		}
@@ -678,7 +626,7 @@ static void test_mremap(void)
 	m = map(fd, a.offset, 2 * page, RW, MAP_SHARED);
 	if (!mapped_ok(m, "mremap grow"))
 		goto out;
-	fill(m, 2 * page, 0xf0f0, 0);
+	e2e_fill(m, 2 * page, 0xf0f0, 0);
 	e2e_snap(fd, &before);
 	r = mremap(m, 2 * page, 4 * page, MREMAP_MAYMOVE);
 	err = errno;
@@ -700,7 +648,7 @@ static void test_mremap(void)
 		  r == MAP_FAILED ? e2e_err(-err) : "a mapping");
 	e2e_check(e2e_snap_same(&before, &after, "mremap grow in place"),
 		  "mremap growing in place: changes nothing");
-	e2e_check(has(m, 2 * page, 0xf0f0, 0),
+	e2e_check(e2e_has(m, 2 * page, 0xf0f0, 0),
 		  "after the refused mremap the mapping still reads the data");
 	expect_busy(fd, a.offset, "FREE after the refused mremap (the mapping stays)");
 	munmap(m, 2 * page);
@@ -712,13 +660,13 @@ static void test_mremap(void)
 	m = map(fd, a.offset, 4 * page, RW, MAP_SHARED);
 	if (!mapped_ok(m, "mremap shrink"))
 		goto out;
-	fill(m, 4 * page, 0xf1f1, 0);
+	e2e_fill(m, 4 * page, 0xf1f1, 0);
 	r = mremap(m, 4 * page, 2 * page, 0);
 	e2e_check(r == m, "mremap shrinking 4 pages to 2: %s",
 		  r == MAP_FAILED ? strerror(errno) : r == m ? "in place" : "moved");
 	if (r != m)
 		goto out;
-	e2e_check(has(m, 2 * page, 0xf1f1, 0), "the shrunk mapping reads the data");
+	e2e_check(e2e_has(m, 2 * page, 0xf1f1, 0), "the shrunk mapping reads the data");
 	expect_busy(fd, a.offset, "FREE with the shrunk mapping left");
 	munmap(m, 2 * page);
 	expect_free(fd, a.offset, "mremap shrink: after munmap");
@@ -730,7 +678,7 @@ static void test_mremap(void)
 	dst = mmap(NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (!mapped_ok(m, "mremap move") || dst == MAP_FAILED)
 		goto out;
-	fill(m, 2 * page, 0xf2f2, 0);
+	e2e_fill(m, 2 * page, 0xf2f2, 0);
 	r = mremap(m, 2 * page, 2 * page, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	e2e_check(r == dst, "mremap moving the mapping: %s",
 		  r == MAP_FAILED ? strerror(errno) : "moved");
@@ -739,7 +687,7 @@ static void test_mremap(void)
 		munmap(dst, 2 * page);
 		goto out;
 	}
-	e2e_check(has(dst, 2 * page, 0xf2f2, 0), "the moved mapping reads the data");
+	e2e_check(e2e_has(dst, 2 * page, 0xf2f2, 0), "the moved mapping reads the data");
 	expect_busy(fd, a.offset, "FREE with the moved mapping");
 	munmap(dst, 2 * page);
 	expect_free(fd, a.offset, "mremap move: after munmap of the new place");
@@ -770,7 +718,7 @@ static void test_access(void)
 			 "write-only through an O_RDONLY file");
 	m = map(R, a.offset, page, PROT_READ, MAP_SHARED);
 	if (mapped_ok(m, "MAP_SHARED, PROT_READ through an O_RDONLY file")) {
-		e2e_check(zero(m, page), "the read-only mapping reads the fresh block as zero");
+		e2e_check(e2e_zero(m, page), "the read-only mapping reads the fresh block as zero");
 		e2e_check(mprotect(m, page, RW) && errno == EACCES,
 			  "mprotect of the read-only file's mapping to PROT_WRITE: -EACCES");
 		munmap(m, page);

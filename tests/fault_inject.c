@@ -26,7 +26,9 @@
  *   debugfs blocks (open and read: the cursor and seq_file's buffer),
  *   open, ALLOC (empty and busy table), FREE, INFO, BATCH (one op, four
  *          ops), mmap (address chosen by the kernel, and a fresh region, so
- *          that remap_pfn_range() allocates page tables), close: an injected
+ *          that remap_pfn_range() allocates page tables), close, EXPORT,
+ *          vgem's import of a DMA-BUF (our ->attach, ->map_dma_buf) and the
+ *          DMA-BUF's mmap (a fresh region): an injected
  *          call fails with -ENOMEM and changes nothing (INFO, debugfs,
  *          consistency, mappings, descriptors), or succeeds in full where a
  *          kernel-internal site absorbed the fault (never one of
@@ -1074,6 +1076,22 @@ static void sweep_batch4(int ctl, int fd, const char *call)
 }
 
 /*
+ * 1 GiB-aligned address space with no page tables yet: reserved, then given
+ * back, so that a fixed mapping there makes remap_pfn_range() allocate them.
+ */
+static char *fresh_region(const char *call)
+{
+	size_t span = 1UL << 30;
+	char *region = mmap(NULL, 2 * span, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (!e2e_check(region != MAP_FAILED, "%s: reserve address space", call))
+		return NULL;
+	munmap(region, 2 * span);
+	return (char *)(((uintptr_t)region + span - 1) & ~(span - 1));
+}
+
+/*
  * mmap of a block @fd owns.  @fresh: at a fixed address in a region with no
  * page tables yet, so that remap_pfn_range() allocates them.
  */
@@ -1088,17 +1106,8 @@ static void sweep_mmap(int ctl, int fd, bool fresh, const char *call)
 
 	if (info.pool_size < size)
 		size = info.pool_size;
-	if (fresh) {
-		/* 1 GiB of address space, then give it back: no page tables. */
-		size_t span = 1UL << 30;
-
-		region = mmap(NULL, 2 * span, PROT_NONE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (!e2e_check(region != MAP_FAILED, "%s: reserve address space", call))
-			return;
-		munmap(region, 2 * span);
-		region = (char *)(((uintptr_t)region + span - 1) & ~(span - 1));
-	}
+	if (fresh && !(region = fresh_region(call)))
+		return;
 	for (n = 1; n <= max_n && !done; n++) {
 		struct buddy_alloc a;
 		int maps = count_buddy_maps(), ret;
@@ -1146,6 +1155,197 @@ static void sweep_mmap(int ctl, int fd, bool fresh, const char *call)
 	}
 }
 
+/* One call of the DMA-BUF sweeps, with its arguments. */
+struct dmabuf_call {
+	int fd, dfd, drm;
+	struct buddy_export export;
+	__u32 handle;
+	char *addr;
+	size_t len;
+	int (*run)(struct dmabuf_call *c);
+};
+
+/*
+ * Run @c with fault @n armed and judge it: false when it failed (cleanly, as
+ * judge() checked), true when it succeeded and the caller checks the rest.
+ */
+static bool dmabuf_inject(struct dmabuf_call *c, int ctl, unsigned int n,
+			  const char *call, bool *done)
+{
+	struct e2e_snap before;
+	struct kreport r;
+	bool fired;
+	int ret;
+
+	e2e_snap(ctl, &before);
+	kmsg_drain();
+	nth_arm(n);
+	ret = c->run(c);
+	fired = nth_fired();
+	kmsg_collect(&r);
+	site_add(call, n, fired, ret, &r);
+	return judge(call, n, fired, ret, &r, &before, ctl, done);
+}
+
+static int run_export(struct dmabuf_call *c)
+{
+	return buddy_ioctl(c->fd, BUDDY_IOC_EXPORT, &c->export);
+}
+
+static int run_import(struct dmabuf_call *c)
+{
+	return e2e_prime_import(c->drm, c->dfd, &c->handle);
+}
+
+static int run_map(struct dmabuf_call *c)
+{
+	char *p = mmap(c->addr, c->len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED_NOREPLACE, c->dfd, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * EXPORT of a block @fd owns: a failure is -ENOMEM, leaves no descriptor and
+ * the block still @fd's (FREE of it works); a success is a DMA-BUF whose
+ * close gives the block back to the pool.
+ */
+static void sweep_export(int ctl, int fd, const char *call)
+{
+	__u64 size = 2 * (__u64)page_size;
+	struct e2e_snap before, after;
+	unsigned int n;
+	bool done = false;
+
+	for (n = 1; n <= max_n && !done; n++) {
+		struct dmabuf_call c = { .fd = fd, .run = run_export };
+		struct buddy_export *e = &c.export;
+		struct buddy_alloc a;
+		int fds, ret;
+
+		if (xalloc(fd, size, &a))
+			return;
+		e->offset = a.offset;
+		e->fd_flags = O_RDWR | O_CLOEXEC;
+		fds = count_fds();
+		e2e_snap(ctl, &before);
+		if (!dmabuf_inject(&c, ctl, n, call, &done)) {
+			e2e_check(count_fds() == fds, "%s N=%u: no descriptor left", call, n);
+			ret = buddy_free(fd, a.offset);
+			e2e_check(!ret, "%s N=%u: the block is still the file's: FREE works (%s)",
+				  call, n, e2e_err(ret));
+			continue;
+		}
+		e2e_snap(ctl, &after);
+		e2e_check(count_fds() == fds + 1 && after.exported_blocks == before.exported_blocks + 1 &&
+			  after.info.free_bytes == before.info.free_bytes,
+			  "%s N=%u: a DMA-BUF (fd %u), the block exported (exported_blocks %llu -> %llu)",
+			  call, n, e->fd, before.exported_blocks, after.exported_blocks);
+		ret = buddy_free(fd, a.offset);
+		e2e_check(ret == -EINVAL, "%s N=%u: FREE of the exported block: -EINVAL (%s)",
+			  call, n, e2e_err(ret));
+		close(e->fd);
+		e2e_snap(ctl, &after);
+		e2e_check(after.info.free_bytes == before.info.free_bytes + size &&
+			  after.exported_blocks == before.exported_blocks &&
+			  after.live_blocks == before.live_blocks - 1,
+			  "%s N=%u: closing the DMA-BUF frees the block (free %llu -> %llu)", call,
+			  n, before.info.free_bytes, after.info.free_bytes);
+	}
+}
+
+/* A new block of @size bytes exported: its DMA-BUF, or -1. */
+static int exported(int fd, __u64 size, const char *call)
+{
+	struct buddy_alloc a;
+	int dfd, ret;
+
+	if (xalloc(fd, size, &a))
+		return -1;
+	ret = buddy_export(fd, a.offset, O_RDWR | O_CLOEXEC, &dfd);
+	return e2e_check(!ret, "%s: setup: EXPORT (%s)", call, e2e_err(ret)) ? dfd : -1;
+}
+
+/* The DMA-BUF's attachments, per bufinfo; -1 if not listed. */
+static int attached(int dfd)
+{
+	struct e2e_bufinfo bi;
+	struct stat st;
+
+	if (fstat(dfd, &st) || e2e_bufinfo(st.st_ino, &bi) != 1)
+		return -1;
+	return bi.ndevices;
+}
+
+/*
+ * vgem's import of an exported block (PRIME_FD_TO_HANDLE: our ->attach and
+ * ->map_dma_buf): a failure is -ENOMEM and leaves no attachment, the
+ * DMA-BUF intact; a success is undone by GEM_CLOSE.  Then the block goes
+ * with the DMA-BUF's close.
+ */
+static void sweep_import(int ctl, int fd, int drm, const char *call)
+{
+	__u64 size = 2 * (__u64)page_size;
+	struct dmabuf_call c = { .drm = drm, .run = run_import };
+	struct e2e_snap before, after;
+	unsigned int n;
+	bool done = false;
+	int dfd, ret;
+
+	dfd = exported(fd, size, call);
+	if (dfd < 0)
+		return;
+	c.dfd = dfd;
+	for (n = 1; n <= max_n && !done; n++) {
+		c.handle = 0;
+		if (!dmabuf_inject(&c, ctl, n, call, &done)) {
+			e2e_check(attached(dfd) == 0, "%s N=%u: no attachment left (%d)", call, n,
+				  attached(dfd));
+			continue;
+		}
+		e2e_check(attached(dfd) == 1, "%s N=%u: vgem attached (%d)", call, n,
+			  attached(dfd));
+		ret = e2e_gem_close(drm, c.handle);
+		e2e_check(!ret && attached(dfd) == 0, "%s N=%u: GEM_CLOSE detaches (%s)", call,
+			  n, e2e_err(ret));
+	}
+	e2e_snap(ctl, &before);
+	close(dfd);
+	e2e_snap(ctl, &after);
+	e2e_check(after.info.free_bytes == before.info.free_bytes + size &&
+		  after.exported_blocks == before.exported_blocks - 1,
+		  "%s: then closing the DMA-BUF frees the block", call);
+}
+
+/* mmap of a DMA-BUF (remap_pfn_range() page tables in a fresh region). */
+static void sweep_dmabuf_mmap(int ctl, int fd, const char *call)
+{
+	__u64 size = 4 * (__u64)page_size;
+	struct dmabuf_call c = { .len = size, .run = run_map };
+	unsigned int n;
+	bool done = false;
+	char *region = fresh_region(call);
+	int dfd;
+
+	dfd = region ? exported(fd, size, call) : -1;
+	if (dfd < 0)
+		return;
+	c.dfd = dfd;
+	for (n = 1; n <= max_n && !done; n++) {
+		char *p = region + ((size_t)n << 21);
+
+		/* A new 2 MiB-aligned slot each time. */
+		c.addr = p;
+		if (!dmabuf_inject(&c, ctl, n, call, &done))
+			continue;
+		memset(p, 0x5a, size);
+		e2e_check(p[0] == 0x5a && p[size - 1] == 0x5a, "%s N=%u: the mapping works",
+			  call, n);
+		munmap(p, size);
+	}
+	close(dfd);
+}
+
 /* close() of a file that holds blocks: release cannot fail; it frees them. */
 static void sweep_close(int ctl, const char *call)
 {
@@ -1182,8 +1382,10 @@ static void sweep_pass(int ctl, const char *tag)
 {
 	struct buddy_alloc held;
 	char name[64];
-	int fd, other;
+	int fd, other, drm = e2e_vgem_open();
 	__u64 u = info.unit_size;
+
+	e2e_check(drm >= 0, "vgem for the import sweep (%s)", e2e_err(drm < 0 ? drm : 0));
 
 #define CALL(x) (snprintf(name, sizeof(name), "%s%s", x, tag), name)
 	if (!twofold)
@@ -1209,9 +1411,20 @@ static void sweep_pass(int ctl, const char *tag)
 	}
 	if (!twofold)
 		sweep_close(ctl, CALL("close"));
+	if ((__u64)page_size >= u && info.pool_size >= 16 * (__u64)page_size) {
+		sweep_export(ctl, fd, CALL("EXPORT"));
+		if (drm >= 0)
+			sweep_import(ctl, fd, drm, CALL("import (vgem)"));
+		sweep_dmabuf_mmap(ctl, fd, CALL("mmap (DMA-BUF)"));
+	} else {
+		e2e_diag("EXPORT sweeps skipped: unit_size %llu, pool %llu", u,
+			 info.pool_size);
+	}
 #undef CALL
 	close(fd);
 	close(other);
+	if (drm >= 0)
+		close(drm);
 }
 
 static void sweep_ioctls(void)
@@ -1300,6 +1513,12 @@ static void check_coverage(void)
 		/* blocks_open() tail-calls it: no frame of buddy.ko's own. */
 		{ "debugfs blocks", "__seq_open_private", "seq_open_private() of the blocks cursor" },
 		{ "debugfs blocks", "seq_read_iter", "seq_file's buffer for a read of blocks" },
+		{ "EXPORT", "buddy_dmabuf_export [buddy]", "kzalloc of struct buddy_dmabuf in EXPORT" },
+		{ "EXPORT", "dma_buf_export", "dma_buf_export() in EXPORT" },
+		{ "EXPORT", "buddy_file_take_block [buddy]", "kzalloc of struct buddy_exported in EXPORT" },
+		{ "EXPORT", "__xas_nomem", "xa_insert() node of buddy.exported in EXPORT" },
+		{ "import", "buddy_dmabuf_attach [buddy]", "kzalloc/sg_alloc_table in ->attach" },
+		{ "mmap (DMA-BUF)", "remap_pfn_range", "remap_pfn_range() in the DMA-BUF's ->mmap" },
 	};
 	unsigned int i, j;
 

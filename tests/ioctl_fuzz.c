@@ -14,7 +14,16 @@
  * read-only), dup, fork (the child works on the shared files and
  * mappings and undoes what it did), max_bytes_per_file changes, and
  * percpu_cache switched off and on (debugfs percpu must then list no
- * cached block, and every prediction holds either way).
+ * cached block, and every prediction holds either way); and
+ * DMA-BUFs: EXPORT (random offsets, fd_flags, flags, struct sizes and
+ * memory like the other commands), then on the DMA-BUF descriptors, in
+ * random order with everything above: close, dup, mmap (random offsets,
+ * lengths, prot and flags; munmap and mremap treat these mappings like the
+ * others), DMA_BUF_IOCTL_SYNC with random flags, vgem's PRIME import and
+ * GEM_CLOSE, and closing /dev/buddy under them.  An exported block is
+ * nobody's in the model until its last descriptor, mapping and import are
+ * gone; then it is free, and the first mapping of a new block there must
+ * read zero.
  *
  * The model knows every live block (offset, size, owning open file
  * description, mappings), so it predicts each result: a failure must be
@@ -53,6 +62,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/dma-buf.h>
 
 #include "e2e.h"
 
@@ -120,13 +130,15 @@ static bool chance(unsigned int percent)
 enum kind {
 	K_ALLOC, K_FREE, K_INFO, K_BATCH, K_BADCMD, K_SIZED, K_BADPTR, K_MMAP,
 	K_MUNMAP, K_MREMAP, K_CLOSE, K_OPEN, K_DUP, K_FORK, K_QUOTA, K_CACHE,
-	K_CHECK, K_NR
+	K_CHECK, K_EXPORT, K_DBUF_CLOSE, K_DBUF_DUP, K_DBUF_MMAP, K_DBUF_SYNC,
+	K_IMPORT, K_NR
 };
 
 static const char *const kind_name[K_NR] = {
 	"ALLOC", "FREE", "INFO", "BATCH", "bad command", "struct size",
 	"bad pointer", "mmap", "munmap", "mremap", "close", "open", "dup",
-	"fork", "quota", "percpu_cache", "full check",
+	"fork", "quota", "percpu_cache", "full check", "EXPORT", "dmabuf close",
+	"dmabuf dup", "dmabuf mmap", "dmabuf sync", "vgem import",
 };
 
 static struct {
@@ -158,7 +170,8 @@ struct mvma {
 	bool used;
 	char *addr;
 	size_t len;
-	int file;
+	int file;		/* /dev/buddy's file, or -1 */
+	int dbuf;		/* the DMA-BUF mapped, or -1 */
 	__u64 boff;		/* the block's offset */
 	int prot;
 };
@@ -169,6 +182,27 @@ static struct {
 	int file;
 } slots[NSLOTS];
 static struct mvma vmas[MAX_VMAS];
+
+/* Exported blocks: owner[] holds EXPORTED for their units. */
+#define EXPORTED	0xff
+#define NDBUFS		8
+
+struct mdbuf {
+	bool used;
+	__u64 off, size;
+	int fds;		/* descriptors in dslots[] */
+	int vmas;		/* mappings: each holds the DMA-BUF */
+	bool rdonly;
+	__u32 handle;		/* vgem's handle of its import, 0 if none */
+};
+
+static struct mdbuf dbufs[NDBUFS];
+static struct {
+	int fd;
+	int dbuf;
+} dslots[NSLOTS];
+static __u64 exported_blocks, exported_bytes;
+static int drm = -1;
 
 /* Per unit: owning file + 1 (0: free); at a block's first unit, its order + 1. */
 static unsigned char *owner, *start;
@@ -311,14 +345,22 @@ static int file_new(bool rdonly)
 	return -1;
 }
 
-static int slot_any(void)
+static int dslot_fd(int s);
+
+/* A random open slot of /dev/buddy's (or of DMA-BUFs'); -1 if none. */
+static int random_open_slot(bool dmabuf)
 {
 	int i, s = rnd(NSLOTS);
 
 	for (i = 0; i < NSLOTS; i++)
-		if (slots[(s + i) % NSLOTS].fd >= 0)
+		if ((dmabuf ? dslot_fd((s + i) % NSLOTS) : slots[(s + i) % NSLOTS].fd) >= 0)
 			return (s + i) % NSLOTS;
 	return -1;
+}
+
+static int slot_any(void)
+{
+	return random_open_slot(false);
 }
 
 static void slot_close(int s)
@@ -367,14 +409,143 @@ static int vmas_free(void)
 	return n;
 }
 
+static void dbuf_maybe_release(int d);
+static void dbuf_make_room(void);
+
 static void vma_drop(struct mvma *v)
 {
 	int f = v->file;
 
 	v->used = false;
+	if (v->dbuf >= 0) {
+		dbufs[v->dbuf].vmas--;
+		dbuf_maybe_release(v->dbuf);
+		return;
+	}
 	files[f].vmas--;
 	file_maybe_release(f);
 }
+
+/* A reference to a DMA-BUF went: with the last, its block is free. */
+static void dbuf_maybe_release(int d)
+{
+	struct mdbuf *b = &dbufs[d];
+	__u64 u, first = b->off >> unit_shift;
+
+	if (b->fds || b->vmas || b->handle)
+		return;
+	for (u = first; u < first + (b->size >> unit_shift); u++)
+		owner[u] = 0;
+	start[first] = 0;
+	used_bytes -= b->size;
+	live_blocks--;
+	exported_blocks--;
+	exported_bytes -= b->size;
+	b->used = false;
+}
+
+static void dslot_close(int s)
+{
+	int d = dslots[s].dbuf;
+
+	close(dslots[s].fd);
+	dslots[s].fd = -1;
+	dbufs[d].fds--;
+	dbuf_maybe_release(d);
+}
+
+static int dslot_free(void)
+{
+	int i;
+
+	for (i = 0; i < NSLOTS; i++)
+		if (dslots[i].fd < 0)
+			return i;
+	return -1;
+}
+
+static int dslot_fd(int s)
+{
+	return dslots[s].fd;
+}
+
+static int dslot_any(void)
+{
+	return random_open_slot(true);
+}
+
+/* What EXPORT of @off by @file with these flags should return. */
+static int export_predict(int file, __u64 off, __u32 fd_flags, __u64 flags)
+{
+	__u32 access = fd_flags & O_ACCMODE;
+	unsigned int o;
+
+	if (flags || fd_flags & ~(O_ACCMODE | O_CLOEXEC) ||
+	    (access != O_RDONLY && access != O_RDWR))
+		return -EINVAL;
+	if (access == O_RDWR && files[file].rdonly)
+		return -EACCES;
+	o = block_at(file, off);
+	if (!o)
+		return -EINVAL;
+	if (block_mapped(file, off))
+		return -EBUSY;
+	if (bsize(o - 1) < (__u64)psz)
+		return -EINVAL;
+	return 0;
+}
+
+/* A successful EXPORT: the block is the DMA-BUF's, @fd its descriptor. */
+static void export_learn(int file, __u64 off, int fd, bool rdonly, const char *what)
+{
+	__u64 u, first = off >> unit_shift, size = bsize(start[first] - 1);
+	int d, s = dslot_free();
+
+	for (d = 0; d < NDBUFS && dbufs[d].used; d++)
+		;
+	for (u = first; u < first + (size >> unit_shift); u++)
+		owner[u] = EXPORTED;
+	files[file].bytes -= size;
+	exported_blocks++;
+	exported_bytes += size;
+	if (!expect(d < NDBUFS && s >= 0 && fd >= 0,
+		    "%s: no room in the model for DMA-BUF fd %d", what, fd)) {
+		/* Not reached by the generators; keep the model right anyway. */
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	memset(&dbufs[d], 0, sizeof(dbufs[d]));
+	dbufs[d].used = true;
+	dbufs[d].off = off;
+	dbufs[d].size = size;
+	dbufs[d].fds = 1;
+	dbufs[d].rdonly = rdonly;
+	dslots[s].fd = fd;
+	dslots[s].dbuf = d;
+}
+
+/*
+ * An EXPORT succeeded through a struct too short to carry the descriptor
+ * back: it is installed all the same; find it among ours.
+ */
+static int recover_dbuf_fd(void)
+{
+	char val[32];
+	int fd, i;
+
+	for (fd = 3; fd < 1024; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 || e2e_fdinfo(fd, "exp_name", val, sizeof(val)) ||
+		    strcmp(val, "buddy"))
+			continue;
+		for (i = 0; i < NSLOTS && dslots[i].fd != fd; i++)
+			;
+		if (i == NSLOTS)
+			return fd;
+	}
+	return -1;
+}
+
 
 /* ---------------------------------------------------------------------- */
 /* argument memory */
@@ -837,6 +1008,7 @@ static void batch_untouched(struct batch_case *bc, unsigned int from, const char
 
 static const unsigned int known_cmd[] = {
 	BUDDY_IOC_INFO, BUDDY_IOC_ALLOC, BUDDY_IOC_FREE, BUDDY_IOC_BATCH,
+	BUDDY_IOC_EXPORT,
 };
 
 struct ioc_case {
@@ -1011,6 +1183,41 @@ static void run_ioctl(struct ioc_case *c, enum kind k)
 			model_del(f->offset);
 		return;
 	}
+	case 4: {		/* EXPORT */
+		struct buddy_export *e = (struct buddy_export *)kdata;
+		bool out_ok = usize <= u.writable;
+		int fd = -1;
+
+		want = export_predict(file, e->offset, e->fd_flags, e->flags);
+		if (want) {
+			expect(ret == want || (!out_ok && ret == -EFAULT),
+			       "%s: EXPORT offset %llu fd_flags %#x flags %#llx (file %s): %s, want %s",
+			       what, (unsigned long long)e->offset, e->fd_flags,
+			       (unsigned long long)e->flags,
+			       files[file].rdonly ? "read-only" : "read-write", e2e_err(ret),
+			       e2e_err(want));
+			return;
+		}
+		if (!out_ok) {
+			/* Not delivered: undone, the block still the file's. */
+			expect(ret == -EFAULT, "%s: EXPORT into memory it cannot write: %s, want -EFAULT",
+			       what, e2e_err(ret));
+			return;
+		}
+		if (!expect(ret == 0, "%s: EXPORT offset %llu: %s, want 0", what,
+			    (unsigned long long)e->offset, e2e_err(ret)))
+			return;
+		for (i = ksize; i < usize; i++)
+			expect(!u.p[i], "%s: byte %u past the struct not cleared", what, i);
+		if (usize >= offsetof(struct buddy_export, fd) + sizeof(__u32))
+			memcpy(&fd, u.p + offsetof(struct buddy_export, fd), sizeof(fd));
+		else
+			fd = recover_dbuf_fd();
+		expect(fd >= 0 && fcntl(fd, F_GETFD) >= 0,
+		       "%s: EXPORT gave descriptor %d, which is open", what, fd);
+		export_learn(file, e->offset, fd, (e->fd_flags & O_ACCMODE) == O_RDONLY, what);
+		return;
+	}
 	default: {		/* BATCH */
 		struct buddy_batch *b = (struct buddy_batch *)kdata, got;
 		unsigned int done = 0;
@@ -1083,6 +1290,25 @@ static void gen_free(struct ioc_case *c)
 		f.pad = 1 + rnd(1000);
 	c->cmd = BUDDY_IOC_FREE;
 	memcpy(c->arg, &f, sizeof(f));
+}
+
+/* Mostly a valid export of one of the file's blocks of a page or more. */
+static void gen_export(struct ioc_case *c)
+{
+	static const __u32 good_flags[] = {
+		O_RDWR, O_RDWR | O_CLOEXEC, O_RDONLY, O_RDONLY | O_CLOEXEC,
+	};
+	struct buddy_export e = { .offset = rand_offset(slots[c->slot].file, true) };
+
+	e.fd_flags = good_flags[rnd(ARRAY_SIZE(good_flags))];
+	if (chance(5))
+		e.fd_flags = chance(50) ? O_WRONLY : 1U << rnd(32);
+	if (chance(4))
+		e.flags = 1ULL << rnd(64);
+	if (chance(5))
+		e.fd = e2e_rand();	/* output: ignored on input */
+	c->cmd = BUDDY_IOC_EXPORT;
+	memcpy(c->arg, &e, sizeof(e));
 }
 
 static void gen_batch(struct ioc_case *c)
@@ -1195,9 +1421,12 @@ static void step_ioctl(enum kind k)
 	case K_BADCMD:
 		gen_badcmd(c);
 		break;
+	case K_EXPORT:
+		gen_export(c);
+		break;
 	case K_SIZED:
 	case K_BADPTR:
-		switch (rnd(4)) {
+		switch (rnd(5)) {
 		case 0:
 			gen_alloc(c);
 			break;
@@ -1206,6 +1435,9 @@ static void step_ioctl(enum kind k)
 			break;
 		case 2:
 			c->cmd = BUDDY_IOC_INFO;
+			break;
+		case 3:
+			gen_export(c);
 			break;
 		default:
 			gen_batch(c);
@@ -1218,6 +1450,8 @@ static void step_ioctl(enum kind k)
 	default:
 		break;
 	}
+	/* Any EXPORT that succeeds has a place in the model. */
+	dbuf_make_room();
 	run_ioctl(c, k);
 	free(c);
 }
@@ -1337,6 +1571,7 @@ static void step_mmap(void)
 		v->addr = p;
 		v->len = rlen;
 		v->file = f;
+		v->dbuf = -1;
 		v->boff = off;
 		v->prot = prot;
 		files[f].vmas++;
@@ -1414,7 +1649,10 @@ static void step_munmap(void)
 		w->addr = v->addr + (a + n) * psz;
 		w->len = (pages - a - n) * psz;
 		v->len = a * psz;
-		files[v->file].vmas++;
+		if (v->dbuf >= 0)
+			dbufs[v->dbuf].vmas++;
+		else
+			files[v->file].vmas++;
 	}
 }
 
@@ -1461,14 +1699,20 @@ static void step_mremap(void)
 /* ---------------------------------------------------------------------- */
 /* files, fork, quota */
 
-static void step_close(void)
+static void dslot_close(int s);
+
+/* Close a random descriptor of /dev/buddy's, or of a DMA-BUF's. */
+static void step_close(bool dmabuf)
 {
-	int s = slot_any();
+	int s = random_open_slot(dmabuf);
 
 	if (s < 0)
 		return;
-	count(K_CLOSE, 0);
-	slot_close(s);
+	count(dmabuf ? K_DBUF_CLOSE : K_CLOSE, 0);
+	if (dmabuf)
+		dslot_close(s);
+	else
+		slot_close(s);
 	pass();
 }
 
@@ -1516,6 +1760,167 @@ static void set_quota(__u64 q)
 	close(fd);
 	quota = q;
 	pass();
+}
+
+/* Every reference to DMA-BUF @d dropped: it is released. */
+static void dbuf_evict(int d)
+{
+	int i;
+
+	for (i = 0; i < MAX_VMAS; i++) {
+		if (vmas[i].used && vmas[i].dbuf == d) {
+			munmap(vmas[i].addr, vmas[i].len);
+			vma_drop(&vmas[i]);
+		}
+	}
+	for (i = 0; i < NSLOTS; i++)
+		if (dslots[i].fd >= 0 && dslots[i].dbuf == d)
+			dslot_close(i);
+	if (dbufs[d].used && dbufs[d].handle) {
+		expect(!e2e_gem_close(drm, dbufs[d].handle), "GEM_CLOSE of an import");
+		dbufs[d].handle = 0;
+		dbuf_maybe_release(d);
+	}
+}
+
+static void dbuf_make_room(void)
+{
+	int d;
+
+	for (d = 0; d < NDBUFS && dbufs[d].used; d++)
+		;
+	if (d == NDBUFS)
+		dbuf_evict(rnd(NDBUFS));
+	if (dslot_free() < 0)
+		dslot_close(dslot_any());
+}
+
+static void step_dbuf_dup(void)
+{
+	int a = dslot_any(), b = rnd(NSLOTS), fd;
+
+	if (a < 0 || a == b)
+		return;
+	if (dslots[b].fd >= 0)
+		dslot_close(b);
+	fd = fcntl(dslots[a].fd, F_DUPFD_CLOEXEC, 3);
+	count(K_DBUF_DUP, fd < 0 ? -errno : 0);
+	if (!expect(fd >= 0, "dup of a DMA-BUF: %s", strerror(errno)))
+		return;
+	dslots[b].fd = fd;
+	dslots[b].dbuf = dslots[a].dbuf;
+	dbufs[dslots[a].dbuf].fds++;
+}
+
+/*
+ * mmap of a DMA-BUF: random page offset, length, prot and flags.  Shared
+ * mappings within its length only; PROT_WRITE needs an O_RDWR one.  A
+ * first mapping of the block reads zero if nothing was ever written there.
+ */
+static void step_dbuf_mmap(void)
+{
+	int s = dslot_any(), prot, flags, ret;
+	struct mdbuf *b;
+	struct mvma *v = vma_new();
+	size_t len, pages, off;
+	int want = 0;
+	char *p;
+
+	if (s < 0 || !v)
+		return;
+	b = &dbufs[dslots[s].dbuf];
+	pages = b->size / psz;
+	off = rnd(10) ? rnd(pages) : pages + rnd(2);
+	len = (rnd(10) ? 1 + rnd(pages) : pages + 1) * psz;
+	if (chance(5))
+		len = 1 + rnd(psz);
+	prot = chance(75) ? PROT_READ | PROT_WRITE : other_prot[rnd(ARRAY_SIZE(other_prot))];
+	flags = chance(85) ? MAP_SHARED : other_flags[rnd(ARRAY_SIZE(other_flags))];
+	if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE)
+		flags = MAP_SHARED;
+	/* As the kernel checks: access first, then the length, then ours. */
+	if (b->rdonly && (prot & PROT_WRITE) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		want = -EACCES;
+	else if (off + (len + psz - 1) / psz > pages || (flags & MAP_TYPE) == MAP_PRIVATE)
+		want = -EINVAL;
+	p = mmap(NULL, len, prot, flags, dslots[s].fd, (off_t)(off * psz));
+	ret = p == MAP_FAILED ? -errno : 0;
+	count(K_DBUF_MMAP, ret);
+	if (!expect(ret == want, "mmap of a %llu-byte DMA-BUF (%s) at page %zu, %zu bytes, prot %#x flags %#x: %s, want %s",
+		    (unsigned long long)b->size, b->rdonly ? "read-only" : "read-write", off, len,
+		    prot, flags, e2e_err(ret), e2e_err(want))) {
+		if (!ret)
+			munmap(p, len);
+		return;
+	}
+	if (ret)
+		return;
+	memset(v, 0, sizeof(*v));
+	v->used = true;
+	v->addr = p;
+	v->len = (len + psz - 1) & ~((size_t)psz - 1);
+	v->file = -1;
+	v->dbuf = dslots[s].dbuf;
+	v->boff = b->off + off * psz;
+	v->prot = prot;
+	b->vmas++;
+	if (prot & PROT_WRITE) {
+		size_t at = rnd(len);
+
+		p[at] = (char)(at ^ 0x3c);
+		expect(p[at] == (char)(at ^ 0x3c), "a write to a DMA-BUF's mapping reads back");
+	}
+}
+
+static void step_dbuf_sync(void)
+{
+	static const __u64 valid[] = {
+		DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE,
+		DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ,
+		DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW,
+	};
+	int s = dslot_any(), ret;
+	__u64 flags;
+	bool good;
+
+	if (s < 0)
+		return;
+	good = chance(85);
+	flags = good ? valid[rnd(ARRAY_SIZE(valid))] : (chance(50) ? 0 : 1ULL << rnd(64));
+	/* Bit 2 is DMA_BUF_SYNC_END: with a direction it is valid. */
+	if (!good && (flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK) == 0 && (flags & DMA_BUF_SYNC_RW))
+		good = true;
+	ret = e2e_dmabuf_sync(dslots[s].fd, flags);
+	count(K_DBUF_SYNC, ret);
+	expect(ret == (good ? 0 : -EINVAL), "DMA_BUF_IOCTL_SYNC %#llx: %s, want %s",
+	       (unsigned long long)flags, e2e_err(ret), good ? "0" : "-EINVAL");
+}
+
+/* vgem imports a DMA-BUF (one handle per buffer), or lets it go. */
+static void step_import(void)
+{
+	int s = dslot_any(), ret;
+	struct mdbuf *b;
+	__u32 handle = 0;
+
+	if (s < 0 || drm < 0)
+		return;
+	b = &dbufs[dslots[s].dbuf];
+	if (b->handle && chance(60)) {
+		ret = e2e_gem_close(drm, b->handle);
+		count(K_IMPORT, ret);
+		expect(!ret, "GEM_CLOSE of vgem's import: %s", e2e_err(ret));
+		b->handle = 0;
+		dbuf_maybe_release(dslots[s].dbuf);
+		return;
+	}
+	ret = e2e_prime_import(drm, dslots[s].fd, &handle);
+	count(K_IMPORT, ret);
+	if (!expect(!ret && handle && (!b->handle || handle == b->handle),
+		    "vgem PRIME_FD_TO_HANDLE: %s (handle %u, had %u)", e2e_err(ret), handle,
+		    b->handle))
+		return;
+	b->handle = handle;
 }
 
 static void step_quota(void)
@@ -1620,15 +2025,16 @@ static int ctl = -1;
 
 /*
  * debugfs blocks lists exactly the model's blocks, each file's under one
- * file number and different files under different numbers.
+ * file number and different files under different numbers, and the
+ * exported ones as "exported", after every file's.
  */
 static void blocks_check(const char *phase)
 {
 	size_t size = nunits * 64 + 4096;
 	char *text = malloc(size), *line, *save = NULL;
 	unsigned long long kid[MAX_FILES] = { 0 };
+	bool good = true, in_exported = false;
 	__u64 lines = 0;
-	bool good = true;
 	int len, f;
 
 	if (!text)
@@ -1637,19 +2043,34 @@ static void blocks_check(const char *phase)
 	expect(len > 0, "%s: debugfs blocks reads (%s)", phase, e2e_err(len));
 	for (line = len > 0 ? strtok_r(text, "\n", &save) : NULL; line && good;
 	     line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long off, bytes, id;
+		unsigned long long off, bytes, id = 0;
+		char file[24];
+		bool exported;
 		__u64 u;
 
 		if (line[0] == '#')
 			continue;
 		lines++;
-		good = sscanf(line, "%llu %llu %llu", &off, &bytes, &id) == 3 &&
+		good = sscanf(line, "%llu %llu %23s", &off, &bytes, file) == 3 &&
 		       off < info.pool_size && !(off & (info.unit_size - 1));
+		exported = good && !strcmp(file, "exported");
+		if (good && !exported)
+			good = sscanf(file, "%llu", &id) == 1;
 		u = good ? off >> unit_shift : 0;
-		good = good && start[u] && bsize(start[u] - 1) == bytes;
+		good = good && start[u] && bsize(start[u] - 1) == bytes &&
+		       exported == (owner[u] == EXPORTED);
 		if (!good) {
 			expect(false, "%s: debugfs blocks: \"%s\" is no block of the model", phase,
 			       line);
+			break;
+		}
+		if (exported) {
+			in_exported = true;
+			continue;
+		}
+		if (in_exported) {
+			good = expect(false, "%s: debugfs blocks: \"%s\" after an exported block",
+				      phase, line);
 			break;
 		}
 		f = owner[u] - 1;
@@ -1696,6 +2117,11 @@ static void full_check(const char *phase, bool verbose_checks)
 	       (unsigned long long)st.used_bytes, (unsigned long long)st.allocs,
 	       (unsigned long long)st.frees, (unsigned long long)live_blocks,
 	       (unsigned long long)used_bytes);
+	expect(!ret && st.exported_blocks == exported_blocks &&
+	       st.exported_bytes == exported_bytes,
+	       "%s: debugfs exported_blocks %llu exported_bytes %llu, model %llu %llu", phase,
+	       (unsigned long long)st.exported_blocks, (unsigned long long)st.exported_bytes,
+	       (unsigned long long)exported_blocks, (unsigned long long)exported_bytes);
 	(void)verbose_checks;
 	blocks_check(phase);
 	e2e_consistent(ctl, phase);
@@ -1717,6 +2143,8 @@ static const struct {
 	{ K_BADCMD, 60 }, { K_SIZED, 70 }, { K_BADPTR, 60 }, { K_MMAP, 90 },
 	{ K_MUNMAP, 60 }, { K_MREMAP, 15 }, { K_CLOSE, 12 }, { K_OPEN, 14 },
 	{ K_DUP, 6 }, { K_FORK, 3 }, { K_QUOTA, 4 }, { K_CACHE, 4 },
+	{ K_EXPORT, 40 }, { K_DBUF_CLOSE, 12 }, { K_DBUF_DUP, 4 },
+	{ K_DBUF_MMAP, 25 }, { K_DBUF_SYNC, 10 }, { K_IMPORT, 10 },
 };
 
 static void do_step(void)
@@ -1739,7 +2167,7 @@ static void do_step(void)
 		step_mremap();
 		break;
 	case K_CLOSE:
-		step_close();
+		step_close(false);
 		break;
 	case K_OPEN:
 		step_open();
@@ -1755,6 +2183,21 @@ static void do_step(void)
 		break;
 	case K_CACHE:
 		step_cache();
+		break;
+	case K_DBUF_CLOSE:
+		step_close(true);
+		break;
+	case K_DBUF_DUP:
+		step_dbuf_dup();
+		break;
+	case K_DBUF_MMAP:
+		step_dbuf_mmap();
+		break;
+	case K_DBUF_SYNC:
+		step_dbuf_sync();
+		break;
+	case K_IMPORT:
+		step_import();
 		break;
 	default:
 		step_ioctl(weights[i].k);
@@ -1889,8 +2332,12 @@ int main(int argc, char **argv)
 	arena_va = mmap(NULL, arena_va_len, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	munmap(arena_va, arena_va_len);
-	for (i = 0; i < NSLOTS; i++)
+	for (i = 0; i < NSLOTS; i++) {
 		slots[i].fd = -1;
+		dslots[i].fd = -1;
+	}
+	drm = e2e_vgem_open();
+	e2e_check(drm >= 0, "vgem for the import steps (%s)", e2e_err(drm < 0 ? drm : 0));
 	directed_cases();
 	for (i = 0; i < 3; i++)
 		slot_open(i, false);
@@ -1931,9 +2378,19 @@ int main(int argc, char **argv)
 	for (i = 0; i < NSLOTS; i++)
 		if (slots[i].fd >= 0)
 			slot_close(i);
+	e2e_check(live_blocks == exported_blocks,
+		  "model: with the files closed, only the %llu exported blocks are left (%llu live)",
+		  (unsigned long long)exported_blocks, (unsigned long long)live_blocks);
+	full_check("/dev/buddy closed, DMA-BUFs open", true);
+	for (i = 0; i < NDBUFS; i++)
+		if (dbufs[i].used)
+			dbuf_evict(i);
+	if (drm >= 0)
+		close(drm);
 	set_quota(quota0);
 	e2e_set_percpu_cache(1);
-	e2e_check(live_blocks == 0, "model: every block released with the files (%llu left)",
+	e2e_check(live_blocks == 0 && exported_blocks == 0,
+		  "model: every block released with the files and DMA-BUFs (%llu left)",
 		  (unsigned long long)live_blocks);
 	full_check("everything closed", true);
 	{

@@ -13,13 +13,15 @@
 #   --seed N          seed for the randomised tests (default: a new one, logged)
 #   --params "..."    a parameter set to run under (repeatable; default: the
 #                     module's defaults, pool_size=1048576, unit_size=1024, and
-#                     for e2e_mmap also unit_size=64 pool_size=65536)
+#                     for e2e_mmap and e2e_dmabuf also unit_size=64
+#                     pool_size=65536)
 #   --config FRAGMENT UML config fragment for scripts/uml-run.sh (e.g.
 #                     scripts/configs/uml-debug.config: KASAN, UBSAN, lockdep,
 #                     kmemleak; its first build takes a while)
 #   PROGRAM           e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
 #                     e2e_mmap e2e_batch e2e_quota e2e_blocks e2e_buddyctl
-#                     (default: all; e2e_params runs once, with the defaults)
+#                     e2e_dmabuf (default: all; e2e_params runs once, with
+#                     the defaults)
 #
 # A program that prints no summary, or a boot that uml-run.sh fails (insmod,
 # rmmod, a warning or sanitizer report in the kernel log, a leak), counts as
@@ -37,16 +39,17 @@ config=""
 param_sets=()
 progs=()
 all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params e2e_mmap
-	   e2e_batch e2e_quota e2e_blocks e2e_buddyctl)
+	   e2e_batch e2e_quota e2e_blocks e2e_buddyctl e2e_dmabuf)
 # Sets a program runs under too when --params is not given.
-declare -A extra_sets=([e2e_mmap]="unit_size=64 pool_size=65536")
+declare -A extra_sets=([e2e_mmap]="unit_size=64 pool_size=65536"
+		       [e2e_dmabuf]="unit_size=64 pool_size=65536")
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seed) seed=$2; shift 2 ;;
 	--params) param_sets+=("$2"); shift 2 ;;
 	--config) config=$2; shift 2 ;;
-	-h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run-e2e: unknown option $1" >&2; exit 2 ;;
 	*) progs+=("$1"); shift ;;
 	esac

@@ -13,9 +13,10 @@
  * files works: the golden tests feed the renderer that way).  The map is
  * built from debugfs blocks: the free space is whatever no block covers,
  * cut into maximal naturally aligned blocks, which is exactly the buddy
- * allocator's free lists when every block belongs to a file; it is checked
- * against buddyinfo.  Exit status: see usage().  The blocks of one run live
- * as long as it does: closing /dev/buddy frees them.
+ * allocator's free lists, since debugfs blocks lists every live block (a
+ * file's or an exported one); it is checked against buddyinfo.  Exit
+ * status: see usage().  The blocks of one run live as long as it does:
+ * closing /dev/buddy frees them.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -230,8 +231,8 @@ struct block {
 };
 
 /*
- * An owner: an open file (or, once DMA-BUF export exists, a word such as
- * "exported" in the file column) with the process that opened it.
+ * An owner: an open file, or "exported" in the file column for a block
+ * exported as a DMA-BUF, with the process that opened the file.
  */
 struct owner {
 	char file[24];
@@ -306,6 +307,20 @@ static int parse_stats(struct view *v, char *text)
 			    opt.debugfs, v->pool_size, v->unit_size, max_order);
 	v->max_order = max_order;
 	return EXIT_OK;
+}
+
+/* debugfs stats into @v; an exit code. */
+static int read_stats(struct view *v)
+{
+	char *text;
+	int ret;
+
+	ret = read_debugfs("stats", &text);
+	if (ret)
+		return ret;
+	ret = parse_stats(v, text);
+	free(text);
+	return ret;
 }
 
 /* ORDER VALUE lines for orders 0..max_order, in order. */
@@ -592,15 +607,10 @@ static int cmd_info(void)
 static int cmd_stats(void)
 {
 	struct view v = { 0 };
-	char *text;
 	size_t i;
 	int ret;
 
-	ret = read_debugfs("stats", &text);
-	if (ret)
-		return ret;
-	ret = parse_stats(&v, text);
-	free(text);
+	ret = read_stats(&v);
 	for (i = 0; !ret && i < v.nstats; i++) {
 		if (opt.json)
 			printf("%s\"%s\": %llu", i ? ", " : "{", v.stats[i].name, v.stats[i].value);
@@ -616,15 +626,11 @@ static int cmd_stats(void)
 static int cmd_buddyinfo(void)
 {
 	struct view v = { 0 };
-	char *stats, *text = NULL;
+	char *text = NULL;
 	unsigned int o;
 	int ret;
 
-	ret = read_debugfs("stats", &stats);
-	if (ret)
-		return ret;
-	ret = parse_stats(&v, stats);
-	free(stats);
+	ret = read_stats(&v);
 	if (!ret)
 		ret = read_debugfs("buddyinfo", &text);
 	if (!ret)
@@ -1206,6 +1212,45 @@ static int demo_alloc(int fd, unsigned long long size, struct buddy_alloc *ba)
 	return EXIT_OK;
 }
 
+/* The export counters of debugfs stats, on one line. */
+static int demo_show_exported(void)
+{
+	unsigned long long blocks = 0, bytes = 0;
+	struct view v = { 0 };
+	int ret;
+
+	ret = read_stats(&v);
+	if (!ret && (!stat_get(&v, "exported_blocks", &blocks) ||
+		     !stat_get(&v, "exported_bytes", &bytes)))
+		ret = fail(EXIT_FAIL, "%s/stats: no exported_blocks or exported_bytes",
+			   opt.debugfs);
+	if (!ret)
+		printf("exported_blocks: %llu, exported_bytes: %llu\n", blocks, bytes);
+	view_free(&v);
+	return ret;
+}
+
+/* Export @ba as a DMA-BUF, show it in the map and the counters, close it. */
+static int demo_export(int fd, const struct buddy_alloc *ba)
+{
+	struct buddy_export be = { .offset = ba->offset, .fd_flags = O_RDWR | O_CLOEXEC };
+	int ret;
+
+	if (ioctl(fd, BUDDY_IOC_EXPORT, &be))
+		return fail(EXIT_FAIL, "export offset %llu: %s", (unsigned long long)ba->offset,
+			    strerror(errno));
+	printf("--- export offset %llu: DMA-BUF fd %u, owner \"exported\" in the map\n",
+	       (unsigned long long)ba->offset, be.fd);
+	ret = demo_show_exported();
+	if (!ret)
+		ret = cmd_map();
+	close((int)be.fd);
+	printf("--- close the DMA-BUF: the block is zeroed and freed\n");
+	if (!ret)
+		ret = demo_show_exported();
+	return ret;
+}
+
 static int cmd_demo(void)
 {
 	struct buddy_alloc a, b, c;
@@ -1246,6 +1291,9 @@ static int cmd_demo(void)
 	}
 	printf("free offset %llu again: %s, as it must\n", (unsigned long long)bf.offset,
 	       strerror(EINVAL));
+	ret = demo_export(fd, &c);
+	if (ret)
+		goto out;
 	printf("--- buddyctl stats\n");
 	ret = cmd_stats();
 	if (!ret) {
@@ -1278,7 +1326,7 @@ static void usage(FILE *f)
 	      "      --exact           ask for exactly SIZE bytes (BUDDY_ALLOC_EXACT)\n"
 	      "      --topdown         ask for the highest free block (BUDDY_ALLOC_TOPDOWN)\n"
 	      "      --hold            keep them until interrupted (Ctrl-C), for a map from another shell\n"
-	      "  demo                  allocate, map, free and show the statistics\n"
+	      "  demo                  allocate, map, free, export as a DMA-BUF and show the statistics\n"
 	      "\n"
 	      "  --debugfs DIR         read the debugfs files from DIR (default " DEFAULT_DEBUGFS ")\n"
 	      "  --device PATH         the device (default " DEFAULT_DEVICE ")\n"

@@ -22,6 +22,14 @@
  * its file with blocks still live, sometimes while some are still mapped
  * (they must stay its own until the last munmap).
  *
+ * Exported blocks pass between the threads of a process: a thread exports
+ * one of its blocks (BUDDY_IOC_EXPORT, the block stamped) and leaves the
+ * DMA-BUF in its process's mailbox; any thread takes one out, moves the
+ * block's claim from the sender to itself, maps the DMA-BUF, checks the
+ * sender's stamp between DMA_BUF_IOCTL_SYNC START and END, stamps it as its
+ * own, and either passes it on through the mailbox or closes it, which
+ * frees the block (the claim is released first).
+ *
  * Ownership is checked two ways:
  *  - a map, one word per unit of the pool, in a MAP_SHARED anonymous region
  *    all processes share: right after an allocation the thread claims each
@@ -35,10 +43,10 @@
  * At the end the parent checks that every child exited cleanly, that no
  * check failed, that the ownership map is empty, and, with every file
  * closed, that the pool is whole (INFO free_bytes == largest_free ==
- * pool_size; debugfs live_blocks == used_bytes == 0 when mounted).  It
- * prints the seed, the figures (operations per kind, processes, threads,
- * duration) and a closing "N passed, N failed" line; the exit status is 1 if
- * anything failed.  Timing decides the interleaving, so a seed replays each
+ * pool_size; debugfs live_blocks, used_bytes and exported_blocks 0 when
+ * mounted).  It prints the seed, the figures (operations per kind,
+ * processes, threads, duration) and a closing "N passed, N failed" line;
+ * the exit status is 1 if anything failed.  Timing decides the interleaving, so a seed replays each
  * thread's choices, not the run.
  *
  * --fill-cache CPU does none of that: pinned to CPU, it allocates 64 blocks
@@ -68,6 +76,7 @@
 #include <unistd.h>
 
 #include <linux/buddy.h>
+#include <linux/dma-buf.h>
 
 #define __printf(a, b)	__attribute__((__format__(__printf__, a, b)))
 
@@ -83,7 +92,8 @@ enum op_kind {
 	OP_OPEN, OP_CLOSE, OP_CLOSE_MAPPED, OP_ALLOC, OP_ALLOC_ENOMEM,
 	OP_BATCH_ALLOC, OP_BATCH_ALLOC_OPS, OP_FREE, OP_BATCH_FREE,
 	OP_BATCH_FREE_OPS, OP_MMAP, OP_MUNMAP, OP_VERIFY, OP_BUSY_FREE,
-	OP_BOGUS_FREE, OP_INFO, OP_BLOCKS, OP_KINDS
+	OP_BOGUS_FREE, OP_INFO, OP_BLOCKS, OP_EXPORT, OP_DBUF_TAKE,
+	OP_DBUF_PASS, OP_DBUF_CLOSE, OP_KINDS
 };
 
 static const char * const op_names[OP_KINDS] = {
@@ -104,6 +114,10 @@ static const char * const op_names[OP_KINDS] = {
 	[OP_BOGUS_FREE] = "free not owned (EINVAL)",
 	[OP_INFO] = "info",
 	[OP_BLOCKS] = "debugfs blocks read",
+	[OP_EXPORT] = "export (DMA-BUF)",
+	[OP_DBUF_TAKE] = "DMA-BUF taken, stamp checked",
+	[OP_DBUF_PASS] = "DMA-BUF passed on",
+	[OP_DBUF_CLOSE] = "DMA-BUF closed (freed)",
 };
 
 /* Failure kinds: each is one check at the end. */
@@ -147,6 +161,23 @@ struct block {
 	void *map;		/* NULL: not mapped */
 	bool claimed;		/* its units hold our gid in the map */
 };
+
+/* An exported block waiting in its process's mailbox for any thread. */
+struct letter {
+	int fd;			/* the DMA-BUF; -1: the slot is empty */
+	__u64 offset;
+	__u64 size;
+	unsigned int gid;	/* who stamped it and holds its claim */
+	__u64 seq;		/* its stamp's sequence, 0: never stamped */
+};
+
+#define MAILBOX_SLOTS	8
+
+/* One per process: its threads share descriptors, so a DMA-BUF can pass. */
+static struct {
+	pthread_mutex_t lock;	/* the slots */
+	struct letter slot[MAILBOX_SLOTS];
+} mailbox = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 struct worker {
 	pthread_t thread;
@@ -333,52 +364,63 @@ static void check_claim(struct worker *w, const struct block *b)
 	}
 }
 
-static void stamp(struct worker *w, struct block *b)
+/* Stamps @size mapped bytes at @p as @w's, with a new sequence number. */
+static __u64 stamp_words(struct worker *w, __u64 *p, __u64 size)
 {
-	__u64 *p = b->map;
-	__u64 i, n = b->size / sizeof(__u64);
+	__u64 i, n = size / sizeof(__u64), seq = ++w->seq;
 
-	b->seq = ++w->seq;
 	/* Relaxed atomics: real stores, never merged with the reads. */
 	for (i = 0; i < n; i++)
-		__atomic_store_n(&p[i], stamp_word(w->gid, b->seq, i),
+		__atomic_store_n(&p[i], stamp_word(w->gid, seq, i),
 				 __ATOMIC_RELAXED);
-	w->st->bytes_stamped += b->size;
+	w->st->bytes_stamped += size;
+	return seq;
 }
 
-/* Compares the mapped block with its stamp (or zero if never stamped). */
-static void verify(struct worker *w, const struct block *b)
+static void stamp(struct worker *w, struct block *b)
 {
-	const __u64 *p = b->map;
-	__u64 i, n = b->size / sizeof(__u64);
+	b->seq = stamp_words(w, b->map, b->size);
+}
+
+/*
+ * Compares @size mapped bytes at @p, the block at @offset, with the stamp
+ * @gid wrote with @seq (or zero if @seq is 0).
+ */
+static void check_words(struct worker *w, const __u64 *p, __u64 offset,
+			__u64 size, unsigned int gid, __u64 seq)
+{
+	__u64 i, n = size / sizeof(__u64);
 
 	for (i = 0; i < n; i++) {
-		__u64 want = b->seq ? stamp_word(w->gid, b->seq, i) : 0;
+		__u64 want = seq ? stamp_word(gid, seq, i) : 0;
 		__u64 got = __atomic_load_n(&p[i], __ATOMIC_RELAXED);
 		char who[80];
 
 		if (got == want)
 			continue;
 		describe_gid((unsigned int)(got >> 48), who, sizeof(who));
-		if (b->seq)
+		if (seq)
 			fail(w, F_STAMP,
-			     "block at %llu (%llu bytes), word %llu: %#llx, want %#llx (seq %llu); the word names %s, seq %llu",
-			     (unsigned long long)b->offset,
-			     (unsigned long long)b->size,
+			     "block at %llu (%llu bytes), word %llu: %#llx, want %#llx (gid %u seq %llu); the word names %s, seq %llu",
+			     (unsigned long long)offset, (unsigned long long)size,
 			     (unsigned long long)i, (unsigned long long)got,
-			     (unsigned long long)want,
-			     (unsigned long long)b->seq, who,
-			     (unsigned long long)((got >> 24) & 0xffffff));
+			     (unsigned long long)want, gid, (unsigned long long)seq,
+			     who, (unsigned long long)((got >> 24) & 0xffffff));
 		else
 			fail(w, F_NOT_ZERO,
 			     "fresh block at %llu (%llu bytes), word %llu: %#llx; the word names %s",
-			     (unsigned long long)b->offset,
-			     (unsigned long long)b->size,
+			     (unsigned long long)offset, (unsigned long long)size,
 			     (unsigned long long)i, (unsigned long long)got, who);
 		break;
 	}
-	w->st->bytes_verified += b->size;
+	w->st->bytes_verified += size;
 	w->st->ops[OP_VERIFY]++;
+}
+
+/* Compares the mapped block with its stamp (or zero if never stamped). */
+static void verify(struct worker *w, const struct block *b)
+{
+	check_words(w, b->map, b->offset, b->size, w->gid, b->seq);
 	check_claim(w, b);
 }
 
@@ -694,10 +736,10 @@ static void do_info(struct worker *w)
 static void do_blocks(struct worker *w)
 {
 	static const char header[] = "# offset size file tgid comm";
-	unsigned long long last_file = 0, last_offset = 0;
+	unsigned long long last_file = 0, last_offset = 0, last_exported = 0;
 	size_t len = 0, cap = 1 << 16;
 	char *buf, *line, *save = NULL;
-	bool first = true;
+	bool first = true, in_exported = false;
 	ssize_t n;
 	int fd = open("/sys/kernel/debug/buddy/blocks", O_RDONLY | O_CLOEXEC);
 
@@ -717,8 +759,9 @@ static void do_blocks(struct worker *w)
 	buf[len] = 0;
 	w->st->ops[OP_BLOCKS]++;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long offset, size, file;
-		char comm[64];
+		unsigned long long offset, size, file = 0;
+		char comm[64], owner[24];
+		bool exported;
 		long tgid;
 		int end = 0;
 
@@ -728,14 +771,28 @@ static void do_blocks(struct worker *w)
 				fail(w, F_BLOCKS, "debugfs blocks: first line \"%s\"", line);
 			continue;
 		}
-		if (sscanf(line, "%llu %llu %llu %ld %63s%n", &offset, &size, &file, &tgid,
-			   comm, &end) != 5 || line[end] || size < info.unit_size ||
+		/* Each file's blocks by offset, files in order; then the exported, by offset. */
+		exported = sscanf(line, "%llu %llu %23s", &offset, &size, owner) == 3 &&
+			   !strcmp(owner, "exported");
+		if ((exported ?
+		     sscanf(line, "%llu %llu exported %ld %63s%n", &offset, &size, &tgid, comm,
+			    &end) != 4 :
+		     in_exported ||
+		     sscanf(line, "%llu %llu %llu %ld %63s%n", &offset, &size, &file, &tgid,
+			    comm, &end) != 5) ||
+		    line[end] || size < info.unit_size ||
 		    (size & (size - 1)) || (offset & (size - 1)) ||
 		    offset >= info.pool_size || size > info.pool_size - offset ||
-		    file < last_file || (file == last_file && offset <= last_offset)) {
+		    (exported ? in_exported && offset <= last_exported :
+		     file < last_file || (file == last_file && offset <= last_offset))) {
 			fail(w, F_BLOCKS, "debugfs blocks: \"%s\" after file %llu offset %llu",
 			     line, last_file, last_offset);
 			break;
+		}
+		if (exported) {
+			in_exported = true;
+			last_exported = offset;
+			continue;
 		}
 		last_file = file;
 		last_offset = offset;
@@ -778,6 +835,164 @@ static void do_close(struct worker *w, bool keep_maps)
 		}
 	}
 	w->nlive = 0;
+}
+
+/* Moves the claim on @size bytes at @offset from @from to @w. */
+static void move_claim(struct worker *w, __u64 offset, __u64 size,
+		       unsigned int from)
+{
+	__u64 first = offset / info.unit_size, n = size / info.unit_size, i;
+
+	for (i = 0; i < n; i++) {
+		unsigned int expected = from;
+
+		if (!__atomic_compare_exchange_n(&owner[first + i], &expected,
+						 w->gid, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			char who[80];
+
+			describe_gid(expected, who, sizeof(who));
+			fail(w, F_TWO_OWNERS,
+			     "DMA-BUF of the block at %llu from worker %u: unit %llu is held by %s",
+			     (unsigned long long)offset, from,
+			     (unsigned long long)(first + i), who);
+			return;
+		}
+	}
+}
+
+/* Releases the units @gid holds of @size bytes at @offset. */
+static void release_units(unsigned int gid, __u64 offset, __u64 size)
+{
+	__u64 first = offset / info.unit_size, n = size / info.unit_size, i;
+
+	for (i = 0; i < n; i++) {
+		unsigned int expected = gid;
+
+		__atomic_compare_exchange_n(&owner[first + i], &expected, 0, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+}
+
+/* Into the mailbox; false when it is full. */
+static bool post(const struct letter *l)
+{
+	unsigned int i;
+	bool posted = false;
+
+	pthread_mutex_lock(&mailbox.lock);
+	for (i = 0; i < MAILBOX_SLOTS && !posted; i++) {
+		if (mailbox.slot[i].fd < 0) {
+			mailbox.slot[i] = *l;
+			posted = true;
+		}
+	}
+	pthread_mutex_unlock(&mailbox.lock);
+	return posted;
+}
+
+/* Out of the mailbox, from slot @from on; false when it is empty. */
+static bool take_letter(unsigned int from, struct letter *l)
+{
+	unsigned int i;
+	bool taken = false;
+
+	pthread_mutex_lock(&mailbox.lock);
+	for (i = 0; i < MAILBOX_SLOTS && !taken; i++) {
+		struct letter *m = &mailbox.slot[(from + i) % MAILBOX_SLOTS];
+
+		if (m->fd >= 0) {
+			*l = *m;
+			m->fd = -1;
+			taken = true;
+		}
+	}
+	pthread_mutex_unlock(&mailbox.lock);
+	return taken;
+}
+
+/* The last reference: the claim first, since the close frees the block. */
+static void dbuf_close(struct worker *w, const struct letter *l)
+{
+	release_units(l->gid, l->offset, l->size);
+	if (close(l->fd))
+		fail(w, F_ERRNO, "close of a DMA-BUF: %s", strerror(errno));
+	w->st->ops[OP_DBUF_CLOSE]++;
+}
+
+/* Exports an unmapped block of @w's and posts its DMA-BUF. */
+static void do_export(struct worker *w, struct block *b)
+{
+	struct buddy_export e = { .offset = b->offset, .fd_flags = O_RDWR | O_CLOEXEC };
+	struct letter l;
+	int ret;
+
+	if (b->map || !b->claimed || !mappable(b))
+		return;
+	ret = xioctl(w->fd, BUDDY_IOC_EXPORT, &e);
+	if (ret) {
+		fail(w, F_ERRNO, "BUDDY_IOC_EXPORT of its unmapped block at %llu: %s",
+		     (unsigned long long)b->offset, strerror(-ret));
+		return;
+	}
+	w->st->ops[OP_EXPORT]++;
+	l = (struct letter){ .fd = (int)e.fd, .offset = b->offset, .size = b->size,
+			     .gid = w->gid, .seq = b->seq };
+	/* No longer the file's: the DMA-BUF holds it, and the claim with it. */
+	drop(w, (unsigned int)(b - w->live));
+	if (!post(&l))
+		dbuf_close(w, &l);
+}
+
+static int dbuf_sync(struct worker *w, int fd, __u64 flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+	int ret = xioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+
+	if (ret)
+		fail(w, F_ERRNO, "DMA_BUF_IOCTL_SYNC %#llx: %s",
+		     (unsigned long long)flags, strerror(-ret));
+	return ret;
+}
+
+/*
+ * Takes a DMA-BUF another thread (or this one) posted: the block's claim
+ * moves here, the sender's stamp must be intact, then it is stamped as
+ * ours and passed on or closed.
+ */
+static void do_take(struct worker *w)
+{
+	unsigned int sender;
+	struct letter l;
+	__u64 seq;
+	void *p;
+
+	if (!take_letter((unsigned int)(rnd(w) % MAILBOX_SLOTS), &l))
+		return;
+	w->st->ops[OP_DBUF_TAKE]++;
+	sender = l.gid;
+	seq = l.seq;
+	move_claim(w, l.offset, l.size, sender);
+	l.gid = w->gid;
+	p = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, l.fd, 0);
+	if (p == MAP_FAILED) {
+		fail(w, F_ERRNO, "mmap of a DMA-BUF (%llu bytes): %s",
+		     (unsigned long long)l.size, strerror(errno));
+		dbuf_close(w, &l);
+		return;
+	}
+	if (!dbuf_sync(w, l.fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW)) {
+		check_words(w, p, l.offset, l.size, sender, seq);
+		l.seq = stamp_words(w, p, l.size);
+		check_words(w, p, l.offset, l.size, w->gid, l.seq);
+		dbuf_sync(w, l.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+	}
+	munmap(p, l.size);
+	if (rnd(w) % 2 && post(&l)) {
+		w->st->ops[OP_DBUF_PASS]++;
+		return;
+	}
+	dbuf_close(w, &l);
 }
 
 static void *worker_main(void *arg)
@@ -823,10 +1038,15 @@ static void *worker_main(void *arg)
 				do_busy_free(w, b);
 		} else if (r < 88) {
 			do_bogus_free(w);
-		} else if (r < 94) {
+		} else if (r < 90) {
 			do_info(w);
-		} else if (r < 96) {
+		} else if (r < 92) {
 			do_blocks(w);
+		} else if (r < 94) {
+			if (b)
+				do_export(w, b);
+		} else if (r < 96) {
+			do_take(w);
 		} else if (r < 98) {
 			do_close(w, false);
 		} else {
@@ -854,6 +1074,8 @@ static int child_main(unsigned int proc)
 		perror("calloc");
 		return 1;
 	}
+	for (t = 0; t < MAILBOX_SLOTS; t++)
+		mailbox.slot[t].fd = -1;
 	for (t = 0; t < nthreads; t++) {
 		struct worker *w = &workers[t];
 
@@ -868,6 +1090,10 @@ static int child_main(unsigned int proc)
 	}
 	for (t = 0; t < nthreads; t++)
 		pthread_join(workers[t].thread, NULL);
+	/* DMA-BUFs still posted: the first worker closes them. */
+	for (t = 0; t < MAILBOX_SLOTS; t++)
+		if (mailbox.slot[t].fd >= 0)
+			dbuf_close(&workers[0], &mailbox.slot[t]);
 	free(workers);
 	return 0;
 }
@@ -1167,8 +1393,9 @@ int main(int argc, char **argv)
 		check(!fails[i], "%s (%llu failures)", fail_names[i], fails[i]);
 	check(total[OP_ALLOC] && total[OP_FREE] && total[OP_OPEN] &&
 	      total[OP_CLOSE] + total[OP_CLOSE_MAPPED] &&
-	      (info.unit_size > (__u64)page_size || nunits < 2 || total[OP_MMAP]),
-	      "the run did work: allocs, frees, opens, closes, mmaps");
+	      (info.unit_size > (__u64)page_size || nunits < 2 ||
+	       (total[OP_MMAP] && total[OP_EXPORT] && total[OP_DBUF_TAKE])),
+	      "the run did work: allocs, frees, opens, closes, mmaps, exports, DMA-BUFs taken");
 	check(!stray, "the ownership map is empty at the end (%u units held)",
 	      stray);
 
@@ -1184,9 +1411,11 @@ int main(int argc, char **argv)
 	      (unsigned long long)info.pool_size, ret ? ": " : "",
 	      ret ? strerror(-ret) : "");
 	if (debugfs_stat("live_blocks") >= 0) {
-		check(!debugfs_stat("live_blocks") && !debugfs_stat("used_bytes"),
-		      "debugfs: live_blocks %lld, used_bytes %lld at the end",
-		      debugfs_stat("live_blocks"), debugfs_stat("used_bytes"));
+		check(!debugfs_stat("live_blocks") && !debugfs_stat("used_bytes") &&
+		      !debugfs_stat("exported_blocks") && !debugfs_stat("exported_bytes"),
+		      "debugfs: live_blocks %lld, used_bytes %lld, exported_blocks %lld, exported_bytes %lld at the end",
+		      debugfs_stat("live_blocks"), debugfs_stat("used_bytes"),
+		      debugfs_stat("exported_blocks"), debugfs_stat("exported_bytes"));
 		check(total[OP_BLOCKS], "debugfs blocks was read during the run (%llu times)",
 		      total[OP_BLOCKS]);
 	}

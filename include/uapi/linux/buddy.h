@@ -4,7 +4,9 @@
  * managed by a buddy allocator.
  *
  * Every block belongs to the open file description that allocated it; only
- * that file can free it, and closing the file frees all its blocks.  Offsets
+ * that file can free it, and closing the file frees all its blocks, but for
+ * those it exported as DMA-BUFs (BUDDY_IOC_EXPORT), which live as long as
+ * their DMA-BUF.  Offsets
  * and sizes are bytes within the pool.  Every reserved field and unknown flag
  * must be zero.  Structures only grow at their end: the kernel takes the size
  * from the command number, zero-fills what an older caller did not pass and
@@ -120,9 +122,39 @@ struct buddy_batch {
 
 #define BUDDY_BATCH_MAX		65536
 
+/**
+ * struct buddy_export - make a block a DMA-BUF
+ * @offset: in: a block this open file owns, at least a page, not mapped
+ *          through /dev/buddy
+ * @fd: out: the new DMA-BUF file descriptor
+ * @fd_flags: in: O_RDWR or O_RDONLY, optionally | O_CLOEXEC
+ * @flags: in: zero
+ *
+ * Ownership moves to the DMA-BUF: the block leaves this file's table (FREE,
+ * mmap through /dev/buddy and EXPORT of it fail with EINVAL from then on,
+ * and closing this file no longer frees it) and no longer counts against
+ * max_bytes_per_file.  It stays allocated until the DMA-BUF is released
+ * (its last file descriptor, mapping and importer's attachment gone), then
+ * it is zeroed and freed.  The DMA-BUF's exp_name is "buddy".
+ *
+ * Errors: EINVAL for an offset that is not the start of a live block of
+ * this file, a block smaller than a page or of 4 GiB or more (a scatterlist
+ * entry holds less), fd_flags other than those above, flags not zero;
+ * EACCES for O_RDWR when this file was opened read-only (as for a writable
+ * mmap); EBUSY when the block is mapped through /dev/buddy; EMFILE when the
+ * process has no free descriptor; ENOMEM.  A failed call changes nothing.
+ */
+struct buddy_export {
+	__u64 offset;
+	__u32 fd;
+	__u32 fd_flags;
+	__u64 flags;
+};
+
 #define BUDDY_IOC_INFO		_IOR(BUDDY_IOC_MAGIC, 0, struct buddy_info)
 #define BUDDY_IOC_ALLOC		_IOWR(BUDDY_IOC_MAGIC, 1, struct buddy_alloc)
 #define BUDDY_IOC_FREE		_IOW(BUDDY_IOC_MAGIC, 2, struct buddy_free)
 #define BUDDY_IOC_BATCH		_IOWR(BUDDY_IOC_MAGIC, 3, struct buddy_batch)
+#define BUDDY_IOC_EXPORT	_IOWR(BUDDY_IOC_MAGIC, 4, struct buddy_export)
 
 #endif /* _UAPI_LINUX_BUDDY_H */
