@@ -1362,7 +1362,7 @@ static int __init buddy_init(void)
 		goto free_caches;
 	}
 	/* It logs what failed. */
-	ret = buddy_pool_init(&buddy.pool, &buddy_pool_bitmap_core, max_order,
+	ret = buddy_pool_init(&buddy.pool, &buddy_core_bitmap_ops, max_order,
 			      READ_ONCE(percpu_cache));
 	if (ret)
 		goto free_caches;

@@ -17,79 +17,29 @@
 #include "buddy_core.h"
 #include "buddy_pool.h"
 
-/* ---- The default core: buddy_core and its maps in one allocation ---- */
+/* ---- The core: its state and its maps in one allocation ---- */
 
-static void *bitmap_core_create(unsigned int max_order)
+static void *core_create(const struct buddy_core_ops *ops,
+			 unsigned int max_order)
 {
-	size_t meta_size = buddy_core_meta_size(max_order);
-	struct buddy_core *bc;
+	size_t state = ALIGN(ops->state_size, 8);
+	size_t meta_size = ops->meta_size(max_order);
+	void *core;
 	int ret;
 
 	if (!meta_size)
 		return ERR_PTR(-EINVAL);
-	/* The maps follow the struct: kvmalloc() aligns both well enough. */
-	bc = kvmalloc(ALIGN(sizeof(*bc), 8) + meta_size, GFP_KERNEL);
-	if (!bc)
+	/* The maps follow the state: kvmalloc() aligns both well enough. */
+	core = kvmalloc(state + meta_size, GFP_KERNEL);
+	if (!core)
 		return ERR_PTR(-ENOMEM);
-	ret = buddy_core_init(bc, max_order, (u8 *)bc + ALIGN(sizeof(*bc), 8),
-			      meta_size);
+	ret = ops->init(core, max_order, (u8 *)core + state, meta_size);
 	if (ret) {
-		kvfree(bc);
+		kvfree(core);
 		return ERR_PTR(ret);
 	}
-	return bc;
+	return core;
 }
-
-static void bitmap_core_destroy(void *core)
-{
-	kvfree(core);
-}
-
-static s64 bitmap_core_alloc(void *core, unsigned int order, unsigned int flags)
-{
-	return buddy_core_alloc(core, order, flags);
-}
-
-static int bitmap_core_free(void *core, u64 offset, unsigned int order)
-{
-	return buddy_core_free(core, offset, order);
-}
-
-static u64 bitmap_core_free_units(const void *core)
-{
-	/* A lockless reader's one read of the field (buddy_pool.h). */
-	return data_race(buddy_core_free_units(core));
-}
-
-static int bitmap_core_largest_order(const void *core)
-{
-	return buddy_core_largest_order(core);
-}
-
-static u64 bitmap_core_nr_free(const void *core, unsigned int order)
-{
-	/* Likewise. */
-	return data_race(buddy_core_nr_free(core, order));
-}
-
-static int bitmap_core_check(const void *core)
-{
-	return buddy_core_check(core);
-}
-
-const struct buddy_pool_core_ops buddy_pool_bitmap_core = {
-	.name = "buddy_core",
-	.create = bitmap_core_create,
-	.destroy = bitmap_core_destroy,
-	.alloc = bitmap_core_alloc,
-	.free = bitmap_core_free,
-	.free_units = bitmap_core_free_units,
-	.largest_order = bitmap_core_largest_order,
-	.nr_free = bitmap_core_nr_free,
-	.check = bitmap_core_check,
-	.flags_valid = BUDDY_CORE_ALLOC_FLAGS_VALID,
-};
-EXPORT_SYMBOL_GPL(buddy_pool_bitmap_core);
 
 /* ---- Moving blocks between a cache and the core ---- */
 
@@ -234,7 +184,7 @@ static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order,
  * buddy_pool_alloc() - allocate a block of 2^@order units
  * @pool: the pool
  * @order: its order
- * @flags: the core's allocation flags (struct buddy_pool_core_ops)
+ * @flags: 0 or BUDDY_CORE_ALLOC_TOPDOWN, what the cores' alloc() takes
  *
  * Cached orders come from this CPU's cache when they can.  -ENOMEM only
  * after every cache was drained into the core and the core still had no
@@ -248,7 +198,7 @@ s64 buddy_pool_alloc(struct buddy_pool *pool, unsigned int order,
 {
 	s64 off;
 
-	if (order > pool->max_order || (flags & ~pool->ops->flags_valid))
+	if (order > pool->max_order || (flags & ~BUDDY_CORE_ALLOC_TOPDOWN))
 		return -EINVAL;
 	if (order < BUDDY_POOL_PCP_ORDERS && !flags &&
 	    buddy_pool_cache_enabled(pool)) {
@@ -366,7 +316,9 @@ EXPORT_SYMBOL_GPL(buddy_pool_cached_units);
  */
 u64 buddy_pool_free_units(struct buddy_pool *pool)
 {
-	return pool->ops->free_units(pool->core) + buddy_pool_cached_units(pool);
+	/* A lockless reader's one read of the field (buddy_pool.h). */
+	return data_race(pool->ops->free_units(pool->core)) +
+	       buddy_pool_cached_units(pool);
 }
 EXPORT_SYMBOL_GPL(buddy_pool_free_units);
 
@@ -401,7 +353,8 @@ EXPORT_SYMBOL_GPL(buddy_pool_largest_order);
  */
 u64 buddy_pool_core_nr_free(struct buddy_pool *pool, unsigned int order)
 {
-	return pool->ops->nr_free(pool->core, order);
+	/* Likewise. */
+	return data_race(pool->ops->nr_free(pool->core, order));
 }
 EXPORT_SYMBOL_GPL(buddy_pool_core_nr_free);
 
@@ -466,7 +419,7 @@ static int buddy_pool_cpu_dead(unsigned int cpu, struct hlist_node *node)
  * in the kernel log saying what failed.
  */
 int buddy_pool_init(struct buddy_pool *pool,
-		    const struct buddy_pool_core_ops *ops,
+		    const struct buddy_core_ops *ops,
 		    unsigned int max_order, bool cache_on)
 {
 	unsigned int cpu;
@@ -480,7 +433,7 @@ int buddy_pool_init(struct buddy_pool *pool,
 	pool->ops = ops;
 	pool->max_order = max_order;
 	pool->cache_on = cache_on;
-	pool->core = ops->create(max_order);
+	pool->core = core_create(ops, max_order);
 	if (IS_ERR(pool->core)) {
 		ret = PTR_ERR(pool->core);
 		pr_err("%s for the %s allocator of 2^%u units\n",
@@ -518,7 +471,7 @@ remove_state:
 free_pcp:
 	free_percpu(pool->pcp);
 destroy_core:
-	ops->destroy(pool->core);
+	kvfree(pool->core);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(buddy_pool_init);
@@ -537,6 +490,6 @@ void buddy_pool_destroy(struct buddy_pool *pool)
 	buddy_pool_drain_all(pool);
 	WARN_ON_ONCE(pool->ops->free_units(pool->core) != 1ULL << pool->max_order);
 	free_percpu(pool->pcp);
-	pool->ops->destroy(pool->core);
+	kvfree(pool->core);
 }
 EXPORT_SYMBOL_GPL(buddy_pool_destroy);

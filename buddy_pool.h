@@ -3,8 +3,8 @@
  * buddy_pool: one allocator core made safe for many CPUs, with per-CPU
  * caches of small free blocks in front of it.
  *
- * A pool is an allocator core (buddy_core by default; any core with the
- * operations of struct buddy_pool_core_ops) behind one spinlock, plus a
+ * A pool is an allocator core (buddy_core_bitmap_ops by default; any
+ * struct buddy_core_ops of buddy_core_ops.h) behind one spinlock, plus a
  * cache per CPU of free blocks of orders 0 .. BUDDY_POOL_PCP_ORDERS - 1,
  * as the page allocator keeps its pcp lists in front of its buddy lists
  * (mm/page_alloc.c).  It works in units and offsets only: no memory, pages,
@@ -39,8 +39,12 @@
  * first).  With the caches off, every free goes to the core and is
  * validated there.
  *
- * Cores plug in through struct buddy_pool_core_ops; the pool calls them
- * only under pool->lock, so a core needs no locking of its own.
+ * Cores plug in through struct buddy_core_ops: the pool allocates the
+ * core's state and metadata in one kvmalloc() and calls alloc(), free()
+ * and check() only under pool->lock, so a core needs no locking of its
+ * own; free_units(), largest_order() and nr_free() it also calls without
+ * the lock (a lockless reader accepts a value a moment old: the cores read
+ * each field once).
  */
 #ifndef _BUDDY_POOL_H
 #define _BUDDY_POOL_H
@@ -53,6 +57,8 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+#include "buddy_core_ops.h"
+
 /* Largest pool order any core may have: offsets and counts fit in s64. */
 #define BUDDY_POOL_MAX_ORDER	62
 #define BUDDY_POOL_MAX_ORDERS	(BUDDY_POOL_MAX_ORDER + 1)
@@ -63,41 +69,6 @@
 #define BUDDY_POOL_PCP_HIGH	160
 /* Blocks moved between a cache and the core at once. */
 #define BUDDY_POOL_PCP_BATCH	32
-
-/**
- * struct buddy_pool_core_ops - an allocator core behind a pool
- * @name: as logged
- * @create: a core of 2^@max_order units, or an ERR_PTR(); may sleep
- * @destroy: frees what @create allocated; may sleep
- * @alloc: the lowest free block of 2^@order units, as an offset in units,
- *	or -ENOMEM, or -EINVAL for an order or flag the core refuses
- * @free: frees the live block at @offset of 2^@order units, or returns
- *	-EINVAL and changes nothing
- * @free_units: units in the core's free blocks
- * @largest_order: order of its largest free block, -ENOMEM if none
- * @nr_free: its maximal free blocks of exactly @order
- * @check: 0 if every internal invariant holds, else a negative errno
- * @flags_valid: the allocation flags @alloc knows
- *
- * @alloc, @free and @check run under the pool's lock; @free_units,
- * @largest_order and @nr_free also without it (a lockless reader accepts
- * a value a moment old), so they must read each field once.
- */
-struct buddy_pool_core_ops {
-	const char *name;
-	void *(*create)(unsigned int max_order);
-	void (*destroy)(void *core);
-	s64 (*alloc)(void *core, unsigned int order, unsigned int flags);
-	int (*free)(void *core, u64 offset, unsigned int order);
-	u64 (*free_units)(const void *core);
-	int (*largest_order)(const void *core);
-	u64 (*nr_free)(const void *core, unsigned int order);
-	int (*check)(const void *core);
-	unsigned int flags_valid;
-};
-
-/* buddy_core.c's per-order bitmaps, the default core. */
-extern const struct buddy_pool_core_ops buddy_pool_bitmap_core;
 
 /**
  * struct buddy_pool_cpu_stats - one CPU's cache, as buddy_pool_cpu_stats()
@@ -149,7 +120,7 @@ struct buddy_pool_pcp {
  *	from the fields every operation reads
  */
 struct buddy_pool {
-	const struct buddy_pool_core_ops *ops;
+	const struct buddy_core_ops *ops;
 	void *core;
 	struct buddy_pool_pcp __percpu *pcp;
 	unsigned int max_order;
@@ -161,7 +132,7 @@ struct buddy_pool {
 };
 
 int buddy_pool_init(struct buddy_pool *pool,
-		    const struct buddy_pool_core_ops *ops,
+		    const struct buddy_core_ops *ops,
 		    unsigned int max_order, bool cache_on);
 void buddy_pool_destroy(struct buddy_pool *pool);
 s64 buddy_pool_alloc(struct buddy_pool *pool, unsigned int order,

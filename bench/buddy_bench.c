@@ -663,7 +663,7 @@ static int run_pool(const struct bench_work *w, bool cache_on, u64 *ns,
 	u32 slot;
 	int err;
 
-	err = buddy_pool_init(&bench_pool, &buddy_pool_bitmap_core, order,
+	err = buddy_pool_init(&bench_pool, &buddy_core_bitmap_ops, order,
 			      cache_on);
 	if (err)
 		return err;

@@ -34,7 +34,7 @@ static struct buddy_pool *make_pool(struct kunit *test, unsigned int max_order,
 	struct buddy_pool *pool = kunit_kzalloc(test, sizeof(*pool), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, pool);
-	KUNIT_ASSERT_EQ(test, buddy_pool_init(pool, &buddy_pool_bitmap_core,
+	KUNIT_ASSERT_EQ(test, buddy_pool_init(pool, &buddy_core_bitmap_ops,
 					      max_order, cache_on), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, pool_destroy_action,
 							pool), 0);
