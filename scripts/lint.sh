@@ -9,18 +9,10 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 src=$(scripts/kernel-tree.sh src) || exit 1
-pass=0
-fail=0
-
-result() {
-	if [ "$1" = 0 ]; then
-		pass=$((pass + 1))
-		echo "ok - $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok - $2"
-	fi
-}
+# shellcheck source=scripts/lib/result.sh
+. "$repo/scripts/lib/result.sh"
+passed=0
+failed=0
 
 for f in buddy_core.c buddy_core.h buddy_core_ops.h buddy_tree.c buddy_tree.h buddy_pool.c buddy_pool.h buddy_mod.c buddy_dmabuf.c buddy_dmabuf.h include/uapi/linux/buddy.h kunit/*.c bench/*.c tests/kmod/*.c; do
 	out=$(perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse -f "$f" 2>&1 |
@@ -45,5 +37,5 @@ rc=$?
 [ -z "$out" ] || echo "$out"
 result "$([ $rc = 0 ] && [ -z "$out" ]; echo $?)" "buddy.ko builds with W=1 and sparse, no warning"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Sourced by the runners that count their own checks (scripts/qemu-e2e.sh,
-# scripts/install-check.sh, tests/buddyctl-golden.sh).
+# Sourced by the runners that count their own checks (scripts/lint.sh,
+# scripts/qemu-e2e.sh, scripts/install-check.sh, tests/buddyctl-golden.sh).
 
 # result STATUS WHAT: "ok - WHAT" and one more in $passed when STATUS is 0,
 # else "not ok - WHAT" and one more in $failed.
