@@ -321,11 +321,12 @@ int buddy_dmabuf_export(struct buddy_file *bf, void *data)
 	if (ret)
 		goto put_fd;
 	/*
-	 * Whole pages only: a smaller block shares its page with other
-	 * blocks, which mmap and an IOMMU would expose.  One sg entry holds
-	 * less than 4 GiB.
+	 * Whole pages only: a smaller block, or the last page of an EXACT
+	 * one, shares its page with other blocks, which mmap and an IOMMU
+	 * would expose.  One sg entry holds less than 4 GiB.
 	 */
-	if (buf->mem.size < PAGE_SIZE || buf->mem.size > UINT_MAX) {
+	if (buf->mem.size < PAGE_SIZE || !PAGE_ALIGNED(buf->mem.size) ||
+	    buf->mem.size > UINT_MAX) {
 		ret = -EINVAL;
 		goto return_block;
 	}

@@ -91,7 +91,24 @@ MODULE_PARM_DESC(max_bytes_per_file,
 		 "Most bytes one open file may hold; beyond it ALLOC fails with EDQUOT (0: no limit)");
 
 #define BUDDY_MIN_UNIT_SIZE	64
-#define BUDDY_ALLOC_FLAGS_VALID	0U
+#define BUDDY_ALLOC_FLAGS_VALID	(BUDDY_ALLOC_TOPDOWN | BUDDY_ALLOC_RANGE | \
+				 BUDDY_ALLOC_EXACT)
+
+/* The device passes its placement flags to the pool unchanged. */
+static_assert(BUDDY_ALLOC_TOPDOWN == BUDDY_CORE_ALLOC_TOPDOWN);
+static_assert(BUDDY_ALLOC_RANGE == BUDDY_CORE_ALLOC_RANGE);
+static_assert(BUDDY_ALLOC_EXACT == BUDDY_CORE_ALLOC_EXACT);
+
+static const struct buddy_core_ops *const buddy_cores[] = {
+	&buddy_core_bitmap_ops,
+	&buddy_tree_ops,
+};
+
+/* The first is the default: docs/PERFORMANCE.md has the figures. */
+static char *core = "bitmap";
+module_param(core, charp, 0444);
+MODULE_PARM_DESC(core,
+		 "Allocator core: bitmap (per-order bitmaps, default) or tree (the seed's longest[] tree)");
 
 /**
  * struct buddy_counters - one CPU's share of what debugfs stats reports
@@ -112,6 +129,7 @@ struct buddy_counters {
 /**
  * struct buddy_device - the one pool this module manages, and its device
  * @pool: the allocator, in units of @unit_shift
+ * @core_ops: @pool's core, as the core parameter named it
  * @pages: the pool's memory, 2^@page_order pages from alloc_pages(), or
  *         NULL for a pool at phys_base
  * @page_order: order of @pages
@@ -142,6 +160,7 @@ struct buddy_counters {
  */
 struct buddy_device {
 	struct buddy_pool pool;
+	const struct buddy_core_ops *core_ops;
 	struct page *pages;
 	unsigned int page_order;
 	void *vaddr;
@@ -221,13 +240,14 @@ struct buddy_file {
 /**
  * struct buddy_block - one live block
  * @index: offset in units
- * @order: size is unit_size << @order
+ * @units: its size in units: a power of two, or with BUDDY_ALLOC_EXACT
+ *	the extent asked for (buddy_pool_free_extent() takes it back)
  * @map_count: VMAs mapping it now (fork and VMA splits add to it)
  * @mapped: it has been mapped, so userspace may have written to it
  */
 struct buddy_block {
 	unsigned long index;
-	unsigned int order;
+	u64 units;
 	unsigned int map_count;
 	bool mapped;
 };
@@ -249,7 +269,7 @@ struct buddy_exported {
 
 static u64 block_bytes(const struct buddy_block *blk)
 {
-	return 1ULL << (blk->order + buddy.unit_shift);
+	return blk->units << buddy.unit_shift;
 }
 
 static void *block_vaddr(const struct buddy_block *blk)
@@ -279,7 +299,7 @@ static void file_free_block(struct buddy_file *bf, struct buddy_block *blk)
 	if (blk->mapped)
 		memset(block_vaddr(blk), 0, block_bytes(blk));
 	/* The table and the pool agree by construction; a refusal is our bug. */
-	WARN_ON_ONCE(buddy_pool_free(&buddy.pool, blk->index, blk->order));
+	WARN_ON_ONCE(buddy_pool_free_extent(&buddy.pool, blk->index, blk->units));
 	account_free(block_bytes(blk));
 	kmem_cache_free(buddy.blocks, blk);
 }
@@ -346,31 +366,61 @@ static int buddy_ioc_info(struct buddy_file *bf, void *data)
 	return 0;
 }
 
-static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
+/*
+ * struct buddy_alloc's request in units; -EINVAL for what the uapi forbids.
+ * The core checks the range against the pool once more.
+ */
+static int alloc_request(const struct buddy_alloc *req,
+			 struct buddy_core_req *creq)
 {
-	struct buddy_alloc *req = data;
-	u64 limit = READ_ONCE(max_bytes_per_file);
-	struct buddy_block *blk;
-	s64 offset;
-	int ret;
+	u64 unit_mask = (1ULL << buddy.unit_shift) - 1;
 
 	if (!req->size || req->size > buddy.size || req->pad ||
 	    (req->flags & ~BUDDY_ALLOC_FLAGS_VALID))
 		return -EINVAL;
+	if (req->flags & BUDDY_ALLOC_RANGE) {
+		if (req->range_start >= req->range_end ||
+		    req->range_end > buddy.size ||
+		    (req->range_start | req->range_end) & unit_mask)
+			return -EINVAL;
+	} else if (req->range_start || req->range_end) {
+		return -EINVAL;
+	}
+	creq->units = (req->size + unit_mask) >> buddy.unit_shift;
+	creq->start = req->range_start >> buddy.unit_shift;
+	creq->end = req->range_end >> buddy.unit_shift;
+	creq->flags = req->flags;
+	return 0;
+}
+
+static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
+{
+	struct buddy_alloc *req = data;
+	u64 limit = READ_ONCE(max_bytes_per_file);
+	struct buddy_core_req creq;
+	struct buddy_block *blk;
+	s64 offset;
+	int ret;
+
+	ret = alloc_request(req, &creq);
+	if (ret)
+		return ret;
 	blk = kmem_cache_zalloc(buddy.blocks, GFP_KERNEL);
 	if (!blk)
 		return -ENOMEM;
-	blk->order = buddy_pool_order_for((req->size + (1ULL << buddy.unit_shift) - 1) >>
-					  buddy.unit_shift);
+	/* EXACT keeps the units asked for; otherwise the whole block. */
+	blk->units = creq.flags & BUDDY_ALLOC_EXACT ? creq.units :
+		     1ULL << buddy_pool_order_for(creq.units);
 
 	mutex_lock(&bf->lock);
 	if (limit && bf->bytes + block_bytes(blk) > limit) {
 		ret = -EDQUOT;
 		goto unlock;
 	}
-	offset = buddy_pool_alloc(&buddy.pool, blk->order, 0);
+	offset = buddy_pool_alloc_req(&buddy.pool, &creq);
 	if (offset < 0) {
-		this_cpu_inc(buddy.stats->alloc_failures);
+		if (offset == -ENOMEM)
+			this_cpu_inc(buddy.stats->alloc_failures);
 		ret = offset;
 		goto unlock;
 	}
@@ -378,7 +428,7 @@ static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 	/* May allocate: under this file's mutex only, not the pool's locks. */
 	ret = xa_insert(&bf->blocks, blk->index, blk, GFP_KERNEL);
 	if (ret) {
-		buddy_pool_free(&buddy.pool, blk->index, blk->order);
+		buddy_pool_free_extent(&buddy.pool, blk->index, blk->units);
 		goto unlock;
 	}
 	bf->bytes += block_bytes(blk);
@@ -449,8 +499,8 @@ static int buddy_ioc_free(struct buddy_file *bf, void *data)
 	return ret;
 }
 
-/* The first version of struct buddy_batch_op; later ones only grow. */
-#define BUDDY_BATCH_OP_MIN_SIZE	sizeof(struct buddy_batch_op)
+/* The first version of struct buddy_batch_op ended at pad; later ones grow. */
+#define BUDDY_BATCH_OP_MIN_SIZE	offsetofend(struct buddy_batch_op, pad)
 
 /*
  * One operation of a batch through the single ioctls' own handlers.
@@ -463,7 +513,12 @@ static int batch_run_op(struct buddy_file *bf, struct buddy_batch_op *op,
 	if (op->pad || !known)
 		return -EINVAL;
 	if (op->op == BUDDY_BATCH_ALLOC) {
-		struct buddy_alloc req = { .size = op->size, .flags = op->flags };
+		struct buddy_alloc req = {
+			.size = op->size,
+			.flags = op->flags,
+			.range_start = op->range_start,
+			.range_end = op->range_end,
+		};
 		int ret = buddy_ioc_alloc(bf, &req);
 
 		if (!ret) {
@@ -476,7 +531,8 @@ static int batch_run_op(struct buddy_file *bf, struct buddy_batch_op *op,
 	if (op->op == BUDDY_BATCH_FREE) {
 		struct buddy_free req = { .offset = op->offset, .flags = op->flags };
 
-		if (op->size || op->block_size)
+		if (op->size || op->block_size || op->range_start ||
+		    op->range_end)
 			return -EINVAL;
 		return buddy_ioc_free(bf, &req);
 	}
@@ -511,11 +567,12 @@ static int buddy_ioc_batch(struct buddy_file *bf, void *data)
 		}
 		/* Make sure the whole op can be written back before acting. */
 		op.result = -EINPROGRESS;
-		if (copy_to_user(uop, &op, sizeof(op)))
+		if (copy_to_user(uop, &op, min_t(size_t, op_size, sizeof(op))))
 			return -EFAULT;
 
 		op.result = batch_run_op(bf, &op, known, &allocated);
-		delivered = !copy_to_user(uop, &op, sizeof(op));
+		delivered = !copy_to_user(uop, &op,
+					  min_t(size_t, op_size, sizeof(op)));
 		if (allocated) {
 			struct buddy_alloc req = { .offset = op.offset };
 
@@ -860,7 +917,7 @@ void buddy_free_block_zeroed(struct buddy_block *blk)
 	/* Nobody else can reach it now: zero it outside any lock. */
 	memset(block_vaddr(blk), 0, block_bytes(blk));
 	/* buddy.exported and the pool agree by construction, as for a file. */
-	WARN_ON_ONCE(buddy_pool_free(&buddy.pool, blk->index, blk->order));
+	WARN_ON_ONCE(buddy_pool_free_extent(&buddy.pool, blk->index, blk->units));
 	account_free(block_bytes(blk));
 	kmem_cache_free(buddy.blocks, blk);
 }
@@ -1244,8 +1301,24 @@ static const struct file_operations blocks_fops = {
 	.release = seq_release_private,
 };
 
+/* The core= parameter's table entry, or NULL for a name it does not know. */
+static const struct buddy_core_ops *__init core_by_name(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(buddy_cores); i++)
+		if (sysfs_streq(name, buddy_cores[i]->name))
+			return buddy_cores[i];
+	return NULL;
+}
+
 static int __init buddy_check_params(void)
 {
+	buddy.core_ops = core_by_name(core);
+	if (!buddy.core_ops) {
+		pr_err("core=%s: must be bitmap or tree\n", core);
+		return -EINVAL;
+	}
 	if (!is_power_of_2(unit_size) || unit_size < BUDDY_MIN_UNIT_SIZE) {
 		pr_err("unit_size=%lu: must be a power of two, at least %u\n",
 		       unit_size, BUDDY_MIN_UNIT_SIZE);
@@ -1362,7 +1435,7 @@ static int __init buddy_init(void)
 		goto free_caches;
 	}
 	/* It logs what failed. */
-	ret = buddy_pool_init(&buddy.pool, &buddy_core_bitmap_ops, max_order,
+	ret = buddy_pool_init(&buddy.pool, buddy.core_ops, max_order,
 			      READ_ONCE(percpu_cache));
 	if (ret)
 		goto free_caches;
@@ -1392,8 +1465,8 @@ static int __init buddy_init(void)
 		pr_err("cannot register /dev/%s: %d\n", KBUILD_MODNAME, ret);
 		goto remove_debugfs;
 	}
-	pr_info("%lu-byte pool of %lu-byte units (max_order %u)%s, per-CPU caches %s\n",
-		pool_size, unit_size, max_order,
+	pr_info("%lu-byte pool of %lu-byte units (max_order %u), %s core%s, per-CPU caches %s\n",
+		pool_size, unit_size, max_order, buddy.core_ops->name,
 		pool_phys_base ? ", reserved at boot" : "",
 		percpu_cache ? "on" : "off");
 	return 0;

@@ -160,8 +160,7 @@ static s64 pcp_alloc(struct buddy_pool *pool, unsigned int order)
  * passed every CPU the caches stay empty, and a failure of the retry means
  * the pool truly had no such block.
  */
-static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order,
-			     unsigned int flags)
+static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order)
 {
 	struct buddy_pool_pcp *pcp;
 	s64 off = -ENOMEM;
@@ -169,7 +168,7 @@ static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order,
 	atomic_inc(&pool->draining);
 	if (buddy_pool_drain_all(pool)) {
 		spin_lock(&pool->lock);
-		off = core_alloc(pool, order, flags);
+		off = core_alloc(pool, order, 0);
 		spin_unlock(&pool->lock);
 		pcp = raw_cpu_ptr(pool->pcp);
 		spin_lock(&pcp->lock);
@@ -180,15 +179,45 @@ static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order,
 	return off;
 }
 
+/*
+ * An allocation with placement flags.  Cached blocks are free but hidden
+ * from the core, so a placed block could miss the place it asks for: with
+ * any block cached, every cache is drained first (and, @pool->draining
+ * set, none fills meanwhile).  Then the core's answer is the pool's.
+ */
+static s64 alloc_placed(struct buddy_pool *pool,
+			const struct buddy_core_req *req)
+{
+	s64 off;
+
+	if (!buddy_pool_cached_units(pool)) {
+		spin_lock(&pool->lock);
+		off = pool->ops->alloc_req(pool->core, req);
+		spin_unlock(&pool->lock);
+		/* A block cached since the check is the one case to retry. */
+		if (off != -ENOMEM)
+			return off;
+	}
+	atomic_inc(&pool->draining);
+	buddy_pool_drain_all(pool);
+	spin_lock(&pool->lock);
+	off = pool->ops->alloc_req(pool->core, req);
+	spin_unlock(&pool->lock);
+	atomic_dec(&pool->draining);
+	return off;
+}
+
 /**
  * buddy_pool_alloc() - allocate a block of 2^@order units
  * @pool: the pool
  * @order: its order
  * @flags: 0 or BUDDY_CORE_ALLOC_TOPDOWN, what the cores' alloc() takes
  *
- * Cached orders come from this CPU's cache when they can.  -ENOMEM only
- * after every cache was drained into the core and the core still had no
- * block of @order.
+ * Without flags, cached orders come from this CPU's cache when they can,
+ * so a block need not be the lowest free one.  With TOPDOWN, the highest
+ * free block of the smallest order that fits, cached blocks included.
+ * -ENOMEM only after every cache was drained into the core and the core
+ * still had no block of @order.
  *
  * Return: the block's offset in units, -ENOMEM, or -EINVAL for an order
  * above the pool's or an unknown flag.
@@ -200,20 +229,60 @@ s64 buddy_pool_alloc(struct buddy_pool *pool, unsigned int order,
 
 	if (order > pool->max_order || (flags & ~BUDDY_CORE_ALLOC_TOPDOWN))
 		return -EINVAL;
-	if (order < BUDDY_POOL_PCP_ORDERS && !flags &&
-	    buddy_pool_cache_enabled(pool)) {
+	if (flags) {
+		struct buddy_core_req req = {
+			.units = 1ULL << order,
+			.flags = flags,
+		};
+
+		return alloc_placed(pool, &req);
+	}
+	if (order < BUDDY_POOL_PCP_ORDERS && buddy_pool_cache_enabled(pool)) {
 		off = pcp_alloc(pool, order);
 		if (off >= 0)
 			return off;
 	}
 	spin_lock(&pool->lock);
-	off = core_alloc(pool, order, flags);
+	off = core_alloc(pool, order, 0);
 	spin_unlock(&pool->lock);
 	if (off == -ENOMEM)
-		off = alloc_drain_retry(pool, order, flags);
+		off = alloc_drain_retry(pool, order);
 	return off;
 }
 EXPORT_SYMBOL_GPL(buddy_pool_alloc);
+
+/**
+ * buddy_pool_alloc_req() - allocate with placement flags
+ * @pool: the pool
+ * @req: what to allocate and where (struct buddy_core_req)
+ *
+ * A request without flags is buddy_pool_alloc() of the order holding
+ * @req->units.  Any flag sends it to the core, never to a cache: a cached
+ * block has no place to choose from, and EXACT gives its tail back to the
+ * core at once.  Cached blocks count as free (they are drained first when
+ * there are any), so TOPDOWN finds the highest fitting block of the whole
+ * pool, and with RANGE -ENOMEM means the range held no fitting free block.
+ *
+ * Return: the block's offset in units, -ENOMEM, or -EINVAL for a request
+ * buddy_core_req_bounds() refuses.  The block is freed with
+ * buddy_pool_free_extent() of (offset, @req->units) with EXACT, else of
+ * (offset, the whole block's units).
+ */
+s64 buddy_pool_alloc_req(struct buddy_pool *pool,
+			 const struct buddy_core_req *req)
+{
+	unsigned int order;
+	u64 lo, hi;
+	int ret;
+
+	ret = buddy_core_req_bounds(req, pool->max_order, &order, &lo, &hi);
+	if (ret)
+		return ret;
+	if (!req->flags)
+		return buddy_pool_alloc(pool, order, 0);
+	return alloc_placed(pool, req);
+}
+EXPORT_SYMBOL_GPL(buddy_pool_alloc_req);
 
 /**
  * buddy_pool_free() - free a block buddy_pool_alloc() returned
@@ -259,6 +328,34 @@ int buddy_pool_free(struct buddy_pool *pool, u64 offset, unsigned int order)
 	return ret;
 }
 EXPORT_SYMBOL_GPL(buddy_pool_free);
+
+/**
+ * buddy_pool_free_extent() - free what buddy_pool_alloc_req() returned
+ * @pool: the pool
+ * @offset: its offset in units
+ * @units: the units it kept: @req->units with BUDDY_CORE_ALLOC_EXACT, else
+ *	the whole block's 2^order
+ *
+ * A power of two is one block, freed as buddy_pool_free() frees it (a
+ * cached order into this CPU's cache).  Any other extent is the pieces an
+ * EXACT allocation kept, which the core frees all or none of.
+ *
+ * Return: 0, or -EINVAL and nothing changed.
+ */
+int buddy_pool_free_extent(struct buddy_pool *pool, u64 offset, u64 units)
+{
+	int ret;
+
+	if (!units || units > 1ULL << pool->max_order)
+		return -EINVAL;
+	if (is_power_of_2(units))
+		return buddy_pool_free(pool, offset, ilog2(units));
+	spin_lock(&pool->lock);
+	ret = pool->ops->free_extent(pool->core, offset, units);
+	spin_unlock(&pool->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(buddy_pool_free_extent);
 
 /**
  * buddy_pool_set_cache() - turn the per-CPU caches on or off

@@ -137,7 +137,10 @@ int buddy_pool_init(struct buddy_pool *pool,
 void buddy_pool_destroy(struct buddy_pool *pool);
 s64 buddy_pool_alloc(struct buddy_pool *pool, unsigned int order,
 		     unsigned int flags);
+s64 buddy_pool_alloc_req(struct buddy_pool *pool,
+			 const struct buddy_core_req *req);
 int buddy_pool_free(struct buddy_pool *pool, u64 offset, unsigned int order);
+int buddy_pool_free_extent(struct buddy_pool *pool, u64 offset, u64 units);
 void buddy_pool_set_cache(struct buddy_pool *pool, bool on);
 u64 buddy_pool_drain_all(struct buddy_pool *pool);
 u64 buddy_pool_free_units(struct buddy_pool *pool);

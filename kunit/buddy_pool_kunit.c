@@ -28,14 +28,28 @@ static void pool_destroy_action(void *pool)
 	buddy_pool_destroy(pool);
 }
 
+/* Every case runs on each core (the module's core= parameter). */
+static const struct buddy_core_ops *const pool_cores[] = {
+	&buddy_core_bitmap_ops,
+	&buddy_tree_ops,
+};
+
+static void pool_core_desc(const struct buddy_core_ops *const *ops, char *desc)
+{
+	strscpy(desc, (*ops)->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(pool_core, pool_cores, pool_core_desc);
+
 static struct buddy_pool *make_pool(struct kunit *test, unsigned int max_order,
 				    bool cache_on)
 {
+	const struct buddy_core_ops *const *ops = test->param_value;
 	struct buddy_pool *pool = kunit_kzalloc(test, sizeof(*pool), GFP_KERNEL);
 
+	KUNIT_ASSERT_NOT_NULL(test, ops);
 	KUNIT_ASSERT_NOT_NULL(test, pool);
-	KUNIT_ASSERT_EQ(test, buddy_pool_init(pool, &buddy_core_bitmap_ops,
-					      max_order, cache_on), 0);
+	KUNIT_ASSERT_EQ(test, buddy_pool_init(pool, *ops, max_order, cache_on), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, pool_destroy_action,
 							pool), 0);
 	return pool;
@@ -460,14 +474,86 @@ static void pool_cache_high_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_pool_check(pool), 0);
 }
 
+/*
+ * Placement through the pool: cached blocks count as free, so TOPDOWN finds
+ * a block that sits in a cache and RANGE finds the one cached block of its
+ * range; EXACT keeps its units and frees the rest; bad requests change
+ * nothing.
+ */
+static void pool_placement_test(struct kunit *test)
+{
+	const u64 units = 1ULL << POOL_TEST_ORDER;
+	struct buddy_pool *pool = make_pool(test, POOL_TEST_ORDER, true);
+	struct buddy_core_req req = { .units = 1,
+				      .flags = BUDDY_CORE_ALLOC_TOPDOWN };
+	static const struct buddy_core_req bad[] = {
+		{ .units = 0 },
+		{ .units = (1ULL << POOL_TEST_ORDER) + 1 },
+		{ .units = 1, .flags = 0x8 },
+		{ .units = 1, .start = 1, .end = 2 },
+		{ .units = 1, .start = 2, .end = 2, .flags = BUDDY_CORE_ALLOC_RANGE },
+		{ .units = 1, .start = 0, .end = (1ULL << POOL_TEST_ORDER) + 1,
+		  .flags = BUDDY_CORE_ALLOC_RANGE },
+	};
+	unsigned int i;
+	s64 off, *all;
+
+	/* The top unit, freed into this CPU's cache, is the top unit again. */
+	off = buddy_pool_alloc_req(pool, &req);
+	KUNIT_ASSERT_EQ(test, off, units - 1);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_extent(pool, off, 1), 0);
+	KUNIT_EXPECT_GT(test, buddy_pool_cached_units(pool), 0);
+	KUNIT_EXPECT_EQ(test, buddy_pool_alloc(pool, 0, BUDDY_CORE_ALLOC_TOPDOWN),
+			units - 1);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free(pool, units - 1, 0), 0);
+
+	/* Every unit taken, one given back to a cache: RANGE finds it. */
+	all = kunit_kcalloc(test, units, sizeof(*all), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, all);
+	for (i = 0; i < units; i++) {
+		all[i] = buddy_pool_alloc(pool, 0, 0);
+		KUNIT_ASSERT_GE(test, all[i], 0);
+	}
+	KUNIT_EXPECT_EQ(test, buddy_pool_free(pool, 500, 0), 0);
+	req = (struct buddy_core_req){ .units = 1, .start = 0, .end = 500,
+				       .flags = BUDDY_CORE_ALLOC_RANGE };
+	KUNIT_EXPECT_EQ(test, buddy_pool_alloc_req(pool, &req), -ENOMEM);
+	req.end = units;
+	KUNIT_EXPECT_EQ(test, buddy_pool_alloc_req(pool, &req), 500);
+	for (i = 0; i < units; i++)
+		KUNIT_EXPECT_EQ(test, buddy_pool_free(pool, all[i], 0), 0);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_units(pool), units);
+
+	/* EXACT 3 units: aligned to 4, the fourth free at once. */
+	req = (struct buddy_core_req){ .units = 3,
+				       .flags = BUDDY_CORE_ALLOC_EXACT };
+	off = buddy_pool_alloc_req(pool, &req);
+	KUNIT_ASSERT_GE(test, off, 0);
+	KUNIT_EXPECT_EQ(test, off & 3, 0);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_units(pool), units - 3);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_extent(pool, off, 5), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_extent(pool, off, units + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_extent(pool, off, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_units(pool), units - 3);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_extent(pool, off, 3), 0);
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_EQ_MSG(test, buddy_pool_alloc_req(pool, &bad[i]),
+				    -EINVAL, "bad request %u", i);
+	KUNIT_EXPECT_EQ(test, buddy_pool_free_units(pool), units);
+	KUNIT_EXPECT_EQ(test, buddy_pool_largest_order(pool), POOL_TEST_ORDER);
+	KUNIT_EXPECT_EQ(test, buddy_pool_check(pool), 0);
+}
+
 static struct kunit_case buddy_pool_cases[] = {
-	KUNIT_CASE(pool_basic_test),
-	KUNIT_CASE(pool_invalid_test),
-	KUNIT_CASE(pool_fill_drain_retry_test),
-	KUNIT_CASE(pool_random_enomem_test),
-	KUNIT_CASE(pool_cache_identical_test),
-	KUNIT_CASE(pool_set_cache_test),
-	KUNIT_CASE(pool_cache_high_test),
+	KUNIT_CASE_PARAM(pool_basic_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_invalid_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_fill_drain_retry_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_random_enomem_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_cache_identical_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_set_cache_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_cache_high_test, pool_core_gen_params),
+	KUNIT_CASE_PARAM(pool_placement_test, pool_core_gen_params),
 	{}
 };
 

@@ -23,6 +23,8 @@
 #include "e2e.h"
 
 #define OPSZ		sizeof(struct buddy_batch_op)
+/* The first version's op, without the range fields: the smallest allowed. */
+#define OPSZ_V1		40
 /* What the kernel must overwrite, or leave, in a result. */
 #define SENTINEL	0x5a5a5a5a
 
@@ -318,7 +320,7 @@ static void test_op_errors(void)
 	expect_alloc_op(fd, 0, 0, 0, EINVAL, "ALLOC size 0");
 	expect_alloc_op(fd, p + 1, 0, 0, EINVAL, "ALLOC size pool_size + 1");
 	expect_alloc_op(fd, UINT64_MAX, 0, 0, EINVAL, "ALLOC size UINT64_MAX");
-	expect_alloc_op(fd, u, 1, 0, EINVAL, "ALLOC flags 1");
+	expect_alloc_op(fd, u, 0x8, 0, EINVAL, "ALLOC unknown flag 0x8");
 	expect_alloc_op(fd, u, 0x80000000, 0, EINVAL, "ALLOC flags 0x80000000");
 	expect_alloc_op(fd, u, 0, 1, EINVAL, "ALLOC pad 1");
 	expect_alloc_op(fd, u, 0, 0xffffffff, EINVAL, "ALLOC pad ~0");
@@ -370,7 +372,7 @@ static void test_op_errors(void)
 	if (!buddy_alloc(fd, p, &whole)) {
 		expect_alloc_op(fd, 1, 0, 0, ENOMEM, "ALLOC 1 byte, pool full");
 		expect_alloc_op(fd, p, 0, 0, ENOMEM, "ALLOC pool_size, pool full");
-		expect_alloc_op(fd, 1, 1, 0, EINVAL, "ALLOC flags 1, pool full");
+		expect_alloc_op(fd, 1, 0x8, 0, EINVAL, "ALLOC unknown flag 0x8, pool full");
 		buddy_free(fd, whole.offset);
 	}
 	e2e_pool_whole(fd, "op errors");
@@ -404,8 +406,8 @@ static void test_batch_einval(void)
 	expect_batch_einval(UINT32_MAX, OPSZ, 0, 0, "BATCH count UINT32_MAX");
 	expect_batch_einval(2, 0, 0, 0, "BATCH op_size 0");
 	expect_batch_einval(2, 8, 0, 0, "BATCH op_size 8");
-	expect_batch_einval(2, OPSZ - 1, 0, 0, "BATCH op_size sizeof(op) - 1");
-	expect_batch_einval(2, OPSZ - 8, 0, 0, "BATCH op_size sizeof(op) - 8");
+	expect_batch_einval(2, OPSZ_V1 - 1, 0, 0, "BATCH op_size the first version's - 1");
+	expect_batch_einval(2, OPSZ_V1 - 8, 0, 0, "BATCH op_size the first version's - 8");
 
 	/* count == BUDDY_BATCH_MAX is accepted: the first op fails and stops it. */
 	ops[0] = op_alloc(1);

@@ -39,7 +39,7 @@ config=""
 param_sets=()
 progs=()
 all_progs=(e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params e2e_mmap
-	   e2e_batch e2e_quota e2e_blocks e2e_buddyctl e2e_dmabuf)
+	   e2e_batch e2e_quota e2e_blocks e2e_buddyctl e2e_dmabuf e2e_placement)
 # Sets a program runs under too when --params is not given.
 declare -A extra_sets=([e2e_mmap]="unit_size=64 pool_size=65536"
 		       [e2e_dmabuf]="unit_size=64 pool_size=65536")

@@ -39,17 +39,46 @@ struct buddy_info {
 	__u32 pad;
 };
 
+/*
+ * struct buddy_alloc.flags and struct buddy_batch_op.flags of an allocation.
+ * They combine freely.
+ *
+ * BUDDY_ALLOC_TOPDOWN: the highest-addressed free block that fits, among the
+ *	smallest order that fits (without it: the lowest-addressed).
+ * BUDDY_ALLOC_RANGE: the block lies entirely within [range_start, range_end)
+ *	(bytes, unit-aligned, range_start < range_end <= pool_size).  ENOMEM
+ *	then means that no fitting free block exists in the range.
+ * BUDDY_ALLOC_EXACT: the smallest block holding size is taken and at once
+ *	every part of it past round_up(size, unit_size) goes back to the pool;
+ *	block_size is round_up(size, unit_size), and that extent is what
+ *	BUDDY_IOC_FREE frees and max_bytes_per_file counts.  mmap maps whole
+ *	pages of the extent only (a last page it shares with other blocks
+ *	does not map).  The offset keeps the whole block's natural alignment.
+ */
+#define BUDDY_ALLOC_TOPDOWN	(1U << 0)
+#define BUDDY_ALLOC_RANGE	(1U << 1)
+#define BUDDY_ALLOC_EXACT	(1U << 2)
+
 /**
  * struct buddy_alloc - allocate one block
  * @size: in: bytes wanted, 1 .. pool_size
- * @flags: in: BUDDY_ALLOC_* bits (none defined yet)
+ * @flags: in: BUDDY_ALLOC_* bits
  * @pad: in: zero
  * @offset: out: byte offset of the block in the pool
- * @block_size: out: unit_size << order, the smallest such >= size
+ * @block_size: out: unit_size << order, the smallest such >= size; with
+ *	BUDDY_ALLOC_EXACT, round_up(size, unit_size)
+ * @range_start: in: with BUDDY_ALLOC_RANGE, the range's first byte; else 0
+ * @range_end: in: with BUDDY_ALLOC_RANGE, one past its last byte; else 0
+ *
+ * The first version ended at @block_size (32 bytes); a caller of that size
+ * passes the range fields as zero.
  *
  * Errors: EINVAL for size 0 or above the pool, an unknown flag or pad not
- * zero; ENOMEM when no free block of that size exists now; EDQUOT when the
- * block would take this file past the max_bytes_per_file module parameter.
+ * zero, a range given without BUDDY_ALLOC_RANGE, or with it a range that is
+ * empty, not unit-aligned or past the pool; ENOMEM when no free block of
+ * that size exists now (in the range, with BUDDY_ALLOC_RANGE); EDQUOT when
+ * the block would take this file past the max_bytes_per_file module
+ * parameter.
  */
 struct buddy_alloc {
 	__u64 size;
@@ -57,6 +86,8 @@ struct buddy_alloc {
 	__u32 pad;
 	__u64 offset;
 	__u64 block_size;
+	__u64 range_start;
+	__u64 range_end;
 };
 
 /**
@@ -84,6 +115,11 @@ struct buddy_free {
  * @block_size: alloc: out, the block's size; free: zero
  * @result: out: 0, or the negative errno the single ioctl would return
  * @pad: in: zero
+ * @range_start: in: alloc: as struct buddy_alloc.range_start; free: zero
+ * @range_end: in: alloc: as struct buddy_alloc.range_end; free: zero
+ *
+ * The first version ended at @pad (40 bytes); struct buddy_batch.op_size
+ * says which one the caller passes.
  */
 struct buddy_batch_op {
 	__u32 op;
@@ -93,6 +129,8 @@ struct buddy_batch_op {
 	__u64 block_size;
 	__s32 result;
 	__u32 pad;
+	__u64 range_start;
+	__u64 range_end;
 };
 
 /**
@@ -138,8 +176,9 @@ struct buddy_batch {
  * it is zeroed and freed.  The DMA-BUF's exp_name is "buddy".
  *
  * Errors: EINVAL for an offset that is not the start of a live block of
- * this file, a block smaller than a page or of 4 GiB or more (a scatterlist
- * entry holds less), fd_flags other than those above, flags not zero;
+ * this file, a block smaller than a page, not a whole number of pages (an
+ * EXACT block whose last page other blocks share) or of 4 GiB or more (a
+ * scatterlist entry holds less), fd_flags other than those above, flags not zero;
  * EACCES for O_RDWR when this file was opened read-only (as for a writable
  * mmap); EBUSY when the block is mapped through /dev/buddy; EMFILE when the
  * process has no free descriptor; ENOMEM.  A failed call changes nothing.
