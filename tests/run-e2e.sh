@@ -12,9 +12,9 @@
 #
 #   --seed N          seed for the randomised tests (default: a new one, logged)
 #   --params "..."    a parameter set to run under (repeatable; default: the
-#                     module's defaults, pool_size=1048576, unit_size=1024, and
-#                     for e2e_mmap and e2e_dmabuf also unit_size=64
-#                     pool_size=65536)
+#                     module's defaults, pool_size=1048576, unit_size=1024,
+#                     core=tree, and for e2e_mmap and e2e_dmabuf also
+#                     unit_size=64 pool_size=65536)
 #   --config FRAGMENT UML config fragment for scripts/uml-run.sh (e.g.
 #                     scripts/configs/uml-debug.config: KASAN, UBSAN, lockdep,
 #                     kmemleak; its first build takes a while)
@@ -56,7 +56,7 @@ while [ $# -gt 0 ]; do
 done
 default_sets=0
 if [ ${#param_sets[@]} = 0 ]; then
-	param_sets=("" "pool_size=1048576" "unit_size=1024")
+	param_sets=("" "pool_size=1048576" "unit_size=1024" "core=tree")
 	default_sets=1
 fi
 uml_args=()
