@@ -201,7 +201,7 @@ static void find_max_page_order(void)
 static void test_modinfo(void)
 {
 	char cmd[4200], line[512];
-	bool pool = false, unit = false;
+	bool pool = false, unit = false, core = false;
 	FILE *f;
 
 	snprintf(cmd, sizeof(cmd), "modinfo -F parm '%s' 2>&1", ko);
@@ -222,10 +222,14 @@ static void test_modinfo(void)
 			pool = true;
 		if (!strncmp(line, "unit_size:", 10) && dl >= 8)
 			unit = true;
+		if (!strncmp(line, "core:", 5) && strstr(line, "bitmap") &&
+		    strstr(line, "tree"))
+			core = true;
 		e2e_diag("modinfo parm %s", strtok(line, "\n"));
 	}
 	pclose(f);
 	e2e_check(pool && unit, "modinfo describes pool_size and unit_size");
+	e2e_check(core, "modinfo describes core, naming bitmap and tree");
 }
 
 static long refcnt(void)
@@ -460,6 +464,9 @@ int main(int argc, char **argv)
 		{ "pool_size=1073741824", EINVAL, ENOMEM, NULL },
 		{ "pool_size=9223372036854775808 unit_size=64", EINVAL, ENOMEM, NULL },
 		{ "max_bytes_per_file=lots", EINVAL, 0, "max_bytes_per_file" },
+		{ "core=heap", EINVAL, 0, "core=heap" },
+		{ "core=", EINVAL, 0, "core=" },
+		{ "core=Tree", EINVAL, 0, "core=Tree" },
 		/*
 		 * UML has no memmap=: no range is reserved at boot, so every
 		 * phys_base is refused, after the metadata was allocated
@@ -479,6 +486,9 @@ int main(int argc, char **argv)
 		{ "unit_size=64", 0, 64 },
 		{ "pool_size=4096 unit_size=4096", 4096, 4096 },
 		{ "pool_size=128 unit_size=64", 128, 64 },
+		{ "core=tree", 0, 0 },
+		{ "core=bitmap unit_size=64 pool_size=65536", 65536, 64 },
+		{ "core=tree pool_size=128 unit_size=64", 128, 64 },
 	};
 	const char *params = getenv("BUDDY_PARAMS") ?: "";
 	char big_unit[64], max_pool[80];
