@@ -83,9 +83,9 @@ res=$(mktemp -d /tmp/buddy-uml.XXXXXX)
 trap 'rm -rf "$res"' EXIT
 
 # The build's modules as an installed tree (links into the build), with
-# depmod's indexes, for the guest's /lib/modules.  Without modules.builtin:
-# the kernel's gpu_buddy is a built-in module called "buddy", and kmod's
-# rmmod would then refuse ours as built in.
+# depmod's indexes, for the guest's /lib/modules.  With the build's
+# modules.builtin, as on Debian: gpu_buddy is built in there as "buddy",
+# the name kmod then takes as loaded; ours is buddy_alloc (alias buddy).
 krel=$(cat "$build/include/config/kernel.release")
 modtree=$res/modroot/lib/modules/$krel
 mkdir -p "$modtree/kernel"
@@ -94,8 +94,7 @@ while read -r ko; do
 	ln -s "$build/$ko" "$modtree/kernel/$ko"
 done < <(cd "$build" && find . -name '*.ko' -printf '%P\n')
 sed -E 's@^(.*)\.o$@kernel/\1.ko@' "$build/modules.order" >"$modtree/modules.order"
-: >"$modtree/modules.builtin"
-: >"$modtree/modules.builtin.modinfo"
+cp "$build/modules.builtin" "$build/modules.builtin.modinfo" "$modtree/"
 /sbin/depmod -b "$res/modroot" "$krel"
 
 {
