@@ -4,16 +4,16 @@
 # this Makefile drives builds and tests.  Kernel trees and build output for
 # UML live under $(BUDDY_CACHE) (default /var/tmp/buddy), never in here.
 #
-#   make                 buddy.ko against KDIR (default: the running kernel)
+#   make                 buddy_alloc.ko against KDIR (default: running kernel)
 #   make deps            install Debian packages, unpack linux-source-6.12
-#   make demo            boot UML with buddy.ko: allocate, free, show stats
+#   make demo            boot UML with buddy_alloc.ko: alloc, free, show stats
 #   make check           every test (lint, userspace core, KUnit, end to end)
 #   make kunit           the KUnit suites under UML
 #   make core-test       the userspace build of the core and its tests
 #   make e2e             the module's end-to-end tests under UML
 #   make fpu-check       FPU/vector state survives in UML processes on this host
 #   make lint            checkpatch --strict, W=1 and sparse
-#   make uml             just build the cached UML kernel and buddy.ko for it
+#   make uml             just build the cached UML kernel and buddy_alloc.ko
 #   make bench-kernel    in UML: buddy_core against gpu_buddy, gen_pool, alloc_pages
 #   make bench-ioctl     in UML: single ioctls against batches
 #   make bench-core      userspace: instructions/op (callgrind), ns/op, fragmentation
@@ -24,10 +24,12 @@
 #                        sanitizer UML kernel (also part of make check)
 #   make fuzz            libFuzzer on the core (FUZZ_SECONDS, FUZZ_RUNS)
 #   make stress          SMP stress on Debian 6.12 in qemu -smp 2
-#   make modules-6.1     buddy.ko against Debian's 6.1 headers, W=1, no warning
-#   make install         buddy.ko (modules_install, depmod), <linux/buddy.h>,
-#                        buddyctl and its man page, the udev rule; DESTDIR,
-#                        INSTALL_MOD_PATH (default DESTDIR), PREFIX (/usr)
+#   make modules-6.1     buddy_alloc.ko against Debian's 6.1 headers, W=1, no
+#                        warning
+#   make install         buddy_alloc.ko (modules_install, depmod),
+#                        <linux/buddy.h>, buddyctl and its man page, the udev
+#                        rule; DESTDIR, INSTALL_MOD_PATH (default DESTDIR),
+#                        PREFIX (/usr)
 #   make uninstall       removes what make install put there
 #   make dkms-source     the module's sources and dkms.conf in
 #                        $(DESTDIR)/usr/src/buddy-VERSION, for dkms install
@@ -40,7 +42,7 @@ CFLAGS_USER := -O2 -Wall -Wextra -Werror -I$(CURDIR)/include/uapi
 
 all: modules
 
-# BUDDY_MODULE_ONLY: buddy.ko alone, without the KUnit and benchmark
+# BUDDY_MODULE_ONLY: buddy_alloc.ko alone, without the KUnit and benchmark
 # modules that make check builds elsewhere (scripts/build-module.sh).
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) BUDDY_MODULE_ONLY=1 modules
@@ -155,7 +157,7 @@ fuzz:
 # (packages); INSTALL_MOD_PATH is where lib/modules/KVER goes, DESTDIR by
 # default.  The module goes to updates/ (6.1's Kbuild would pick extra/),
 # compressed where the kernel compresses its modules, as Debian's 6.12
-# does (buddy.ko.xz); depmod runs
+# does (buddy_alloc.ko.xz); depmod runs
 # here because Kbuild skips it without the kernel's System.map, as against
 # a distribution's headers.
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
@@ -188,8 +190,8 @@ install: modules $(BUILD)/buddyctl
 	install -D -m 0644 tools/60-buddy.rules $(DESTDIR)$(UDEVRULESDIR)/60-buddy.rules
 
 uninstall:
-	rm -f $(MODDIR)/updates/buddy.ko $(MODDIR)/updates/buddy.ko.gz \
-		$(MODDIR)/updates/buddy.ko.xz $(MODDIR)/updates/buddy.ko.zst
+	rm -f $(MODDIR)/updates/buddy_alloc.ko $(MODDIR)/updates/buddy_alloc.ko.gz \
+		$(MODDIR)/updates/buddy_alloc.ko.xz $(MODDIR)/updates/buddy_alloc.ko.zst
 	if [ -d $(MODDIR) ]; then $(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER); fi
 	rm -f $(DESTDIR)$(PREFIX)/include/linux/buddy.h $(DESTDIR)$(PREFIX)/bin/buddyctl \
 		$(DESTDIR)$(PREFIX)/share/man/man1/buddyctl.1 \

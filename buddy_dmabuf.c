@@ -27,7 +27,7 @@
  * lock, guards the attachment list and each attachment's mapping.  The block
  * never changes while its DMA-BUF lives, so ->mmap and ->vmap need no lock.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "buddy: " fmt
 
 #include <linux/dma-buf.h>
 #include <linux/dma-map-ops.h>
@@ -331,7 +331,7 @@ int buddy_dmabuf_export(struct buddy_file *bf, void *data)
 		goto return_block;
 	}
 
-	exp_info.exp_name = KBUILD_MODNAME;
+	exp_info.exp_name = "buddy";
 	exp_info.ops = &buddy_dmabuf_ops;
 	exp_info.size = buf->mem.size;
 	exp_info.flags = req->fd_flags;

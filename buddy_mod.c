@@ -37,7 +37,9 @@
  * zeroed when freed; the pool starts zeroed, so every block reads as zero
  * when it is allocated.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+/* The module is buddy_alloc.ko (alias buddy); what users see keeps "buddy". */
+#define BUDDY_NAME "buddy"
+#define pr_fmt(fmt) BUDDY_NAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
@@ -1369,7 +1371,7 @@ static int __init pool_claim_reserved(void)
 		       &base, pool_size, pool_size >> 20, &base);
 		return -EINVAL;
 	}
-	if (!request_mem_region(base, pool_size, KBUILD_MODNAME)) {
+	if (!request_mem_region(base, pool_size, BUDDY_NAME)) {
 		pr_err("phys_base=%pa pool_size=%lu: range already claimed\n",
 		       &base, pool_size);
 		return -EBUSY;
@@ -1448,7 +1450,7 @@ static int __init buddy_init(void)
 	buddy.ready = true;
 	kernel_param_unlock(THIS_MODULE);
 
-	buddy.debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	buddy.debugfs = debugfs_create_dir(BUDDY_NAME, NULL);
 	debugfs_create_file("stats", 0400, buddy.debugfs, NULL, &stats_fops);
 	debugfs_create_file("buddyinfo", 0400, buddy.debugfs, NULL, &buddyinfo_fops);
 	debugfs_create_file("unusable_index", 0400, buddy.debugfs, NULL,
@@ -1457,12 +1459,12 @@ static int __init buddy_init(void)
 	debugfs_create_file("blocks", 0400, buddy.debugfs, NULL, &blocks_fops);
 
 	buddy.misc.minor = MISC_DYNAMIC_MINOR;
-	buddy.misc.name = KBUILD_MODNAME;
+	buddy.misc.name = BUDDY_NAME;
 	buddy.misc.fops = &buddy_fops;
 	buddy.misc.mode = 0600;
 	ret = misc_register(&buddy.misc);
 	if (ret) {
-		pr_err("cannot register /dev/%s: %d\n", KBUILD_MODNAME, ret);
+		pr_err("cannot register /dev/%s: %d\n", BUDDY_NAME, ret);
 		goto remove_debugfs;
 	}
 	pr_info("%lu-byte pool of %lu-byte units (max_order %u), %s core%s, per-CPU caches %s\n",
@@ -1508,3 +1510,5 @@ module_exit(buddy_exit);
 
 MODULE_DESCRIPTION("Buddy allocator over a physically contiguous pool, at /dev/buddy");
 MODULE_LICENSE("GPL");
+/* modprobe buddy, where the kernel's built-in gpu_buddy holds the name. */
+MODULE_ALIAS("buddy");

@@ -3,7 +3,7 @@
  * buddy_pool: an allocator core behind a spinlock, with per-CPU caches of
  * small free blocks (see buddy_pool.h for the rules and the locking).
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "buddy: " fmt
 
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The in-kernel benchmark (make bench-kernel): boots UML once, loads buddy.ko
-# (uml-run.sh does) and bench/buddy_bench.ko, whose init runs every
-# measurement; prints its table from the kernel log on stdout; unloads both.
+# The in-kernel benchmark (make bench-kernel): boots UML once, loads
+# buddy_alloc.ko (uml-run.sh does) and bench/buddy_bench.ko, whose init runs
+# every measurement; prints its table from the kernel log on stdout; unloads both.
 # bench/buddy_bench.c says what it measures and how.
 #
 #   scripts/bench-kernel.sh [PARAM=VALUE...]     buddy_bench.ko parameters

@@ -4,7 +4,7 @@
 # Every test the project has, in one run (make check):
 #   kernel-tree  scripts/kernel-tree.sh's patch handling, on a stand-in
 #             source (tests/kernel-tree-test.sh)
-#   lint      checkpatch --strict on the kernel sources; buddy.ko built with
+#   lint      checkpatch --strict on the kernel sources; buddy_alloc.ko built with
 #             W=1 and sparse (C=1) with no warning
 #   core      the userspace build of buddy_core (-Werror, sanitizers,
 #             -funsigned-char, pools too large for UML)

@@ -5,18 +5,19 @@
 # each stage from a copy of the checkout (git's files only, no build/):
 #   destdir  make install DESTDIR=... against Debian's 6.12 headers puts
 #            exactly the files README.md's "Installing" table lists, where
-#            it lists them (buddy.ko through modules_install, then depmod:
+#            it lists them (buddy_alloc.ko through modules_install, then depmod:
 #            modules.dep names it); with INSTALL_MOD_PATH apart from
 #            DESTDIR the module goes there and the rest to DESTDIR; make
 #            uninstall removes every one of them again; the same against
-#            Debian's 6.1 headers (uncompressed buddy.ko)
+#            Debian's 6.1 headers (uncompressed buddy_alloc.ko)
 #   dkms     dkms (scripts/install-deps.sh installs it) adds the tree make
-#            dkms-source writes and builds buddy.ko for Debian's 6.12 and
+#            dkms-source writes and builds buddy_alloc.ko for Debian's 6.12 and
 #            6.1 headers, in a DKMS tree of its own (--dkmstree,
 #            --sourcetree: the system's /var/lib/dkms is not touched)
 #   qemu     Debian's 6.12 in qemu whose root is a make install over the
-#            image's module metadata: modprobe buddy, the installed
-#            buddyctl, modprobe -r (tests/install-guest.sh)
+#            image's module metadata: modprobe buddy loads buddy_alloc
+#            through its alias despite the built-in gpu_buddy's name, the
+#            installed buddyctl, modprobe -r (tests/install-guest.sh)
 #
 #   scripts/install-check.sh [destdir|dkms|qemu]...     (default: all)
 #
@@ -76,10 +77,12 @@ stage_destdir() {
 	[ "$got" = "$want" ]
 	result $? "and nothing else but depmod's modules.* files"
 	[ "$got" = "$want" ] || diff <(echo "$want") <(echo "$got")
-	grep -q "^updates/buddy.ko.xz:" "$root/lib/modules/$kver/modules.dep"
-	result $? "depmod ran: modules.dep lists updates/buddy.ko.xz"
-	[ "$(modinfo -F vermagic "$root/lib/modules/$kver/updates/buddy.ko.xz" | cut -d' ' -f1)" = "$kver" ]
-	result $? "the installed buddy.ko is built for $kver"
+	grep -q "^updates/buddy_alloc.ko.xz:" "$root/lib/modules/$kver/modules.dep"
+	result $? "depmod ran: modules.dep lists updates/buddy_alloc.ko.xz"
+	grep -qx 'alias buddy buddy_alloc' "$root/lib/modules/$kver/modules.alias"
+	result $? "modules.alias maps buddy to buddy_alloc (MODULE_ALIAS)"
+	[ "$(modinfo -F vermagic "$root/lib/modules/$kver/updates/buddy_alloc.ko.xz" | cut -d' ' -f1)" = "$kver" ]
+	result $? "the installed buddy_alloc.ko is built for $kver"
 	cmp -s "$root/usr/include/linux/buddy.h" "$repo/include/uapi/linux/buddy.h" &&
 		echo '#include <linux/buddy.h>
 int main(void) { return BUDDY_IOC_INFO == 0; }' | cc -x c -I"$root/usr/include" -o "$tmp/hdr" -
@@ -95,16 +98,16 @@ int main(void) { return BUDDY_IOC_INFO == 0; }' | cc -x c -I"$root/usr/include" 
 	# Debian's 6.1 headers: kernel.release says 6.1.192, the kernel 6.1.0-N-amd64.
 	local r61=$tmp/root61 rel61=${kdir61##*/linux-headers-}
 	mk "$tmp/install61.log" install DESTDIR="$r61" KDIR="$kdir61" &&
-		[ -f "$r61/lib/modules/$rel61/updates/buddy.ko" ] &&
-		grep -q '^updates/buddy.ko:' "$r61/lib/modules/$rel61/modules.dep"
-	result $? "make install against the 6.1 headers: /lib/modules/$rel61/updates/buddy.ko, in modules.dep"
+		[ -f "$r61/lib/modules/$rel61/updates/buddy_alloc.ko" ] &&
+		grep -q '^updates/buddy_alloc.ko:' "$r61/lib/modules/$rel61/modules.dep"
+	result $? "make install against the 6.1 headers: /lib/modules/$rel61/updates/buddy_alloc.ko, in modules.dep"
 	mk "$tmp/uninstall61.log" uninstall DESTDIR="$r61" KDIR="$kdir61" &&
 		[ -z "$(find "$r61" -type f ! -name 'modules.*')" ]
 	result $? "make uninstall against the 6.1 headers removes everything"
 
 	mk "$tmp/install2.log" install DESTDIR="$base" INSTALL_MOD_PATH="$mods" KDIR="$kdir"
 	result $? "make install DESTDIR=$base INSTALL_MOD_PATH=$mods"
-	[ -f "$mods/lib/modules/$kver/updates/buddy.ko.xz" ] && [ ! -e "$base/lib" ] &&
+	[ -f "$mods/lib/modules/$kver/updates/buddy_alloc.ko.xz" ] && [ ! -e "$base/lib" ] &&
 		[ -f "$base/usr/bin/buddyctl" ] && [ ! -e "$mods/usr" ]
 	result $? "INSTALL_MOD_PATH takes the module, DESTDIR the rest"
 	mk "$tmp/uninstall2.log" uninstall DESTDIR="$base" INSTALL_MOD_PATH="$mods" KDIR="$kdir" &&
@@ -132,8 +135,8 @@ stage_dkms() {
 		dkms build --dkmstree "$tree" --sourcetree "$st/usr/src" -m buddy -v "$version" \
 			-k "$rel" >"$log" 2>&1
 		result $? "dkms build buddy/$version for $rel" || tail -n 30 "$log"
-		ls "$tree/buddy/$version/$rel"/*/module/buddy.ko* >/dev/null 2>&1
-		result $? "dkms built buddy.ko for $rel" ||
+		ls "$tree/buddy/$version/$rel"/*/module/buddy_alloc.ko* >/dev/null 2>&1
+		result $? "dkms built buddy_alloc.ko for $rel" ||
 			tail -n 20 "$tree/buddy/$version/build/make.log" 2>/dev/null
 	done
 }

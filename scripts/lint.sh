@@ -35,7 +35,7 @@ build=$(scripts/kernel-tree.sh uml) || exit 1
 out=$(BUDDY_MOD_REBUILD=1 scripts/build-module.sh um "$build" W=1 C=2 2>&1 >/dev/null)
 rc=$?
 [ -z "$out" ] || echo "$out"
-result "$([ $rc = 0 ] && [ -z "$out" ]; echo $?)" "buddy.ko builds with W=1 and sparse, no warning"
+result "$([ $rc = 0 ] && [ -z "$out" ]; echo $?)" "buddy_alloc.ko builds with W=1 and sparse, no warning"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

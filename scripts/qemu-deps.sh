@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what running buddy.ko on Debian's own kernels needs, so the module
+# Install what running buddy_alloc.ko on Debian's own kernels needs, so the module
 # is tested on a real distribution kernel (under qemu, TCG: no KVM needed) as
 # well as under UML, and built against more than one kernel version:
 #   - qemu-system-x86, cpio, busybox-static (the guest's whole userland),

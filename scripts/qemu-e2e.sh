@@ -1,11 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# buddy.ko on Debian's own kernels (make check-qemu): UML runs a kernel built
+# buddy_alloc.ko on Debian's own kernels (make check-qemu): UML runs a kernel built
 # here; this runs the distribution's 6.12 kernel, as users would, under qemu
 # (TCG, no KVM), and builds the module against Debian's 6.12 and 6.1 headers.
 # Stages:
-#   build-6.1    buddy.ko built against bookworm's 6.1 headers with W=1
+#   build-6.1    buddy_alloc.ko built against bookworm's 6.1 headers with W=1
 #   build-6.12   the same against the 6.12 headers qemu boots
 #   default      the end-to-end tests (tests/), each program in a boot of its
 #                own (scripts/qemu-run.sh), the module's default pool
@@ -70,7 +70,7 @@ kver=$("$repo"/scripts/qemu-deps.sh kver)
 echo "# qemu-e2e: Debian $kver under qemu (TCG), seed $seed" \
 	"(replay: scripts/qemu-e2e.sh --seed $seed)"
 
-# build KDIR: buddy.ko against a headers tree, W=1, every object rebuilt.
+# build KDIR: buddy_alloc.ko against a headers tree, W=1, every object rebuilt.
 # Sets build_rc.
 build_rc=""
 build() {
@@ -87,7 +87,7 @@ build() {
 	build_rc=$rc
 	cat "$log"
 	result "$([ "$rc" = 0 ] && [ ! -s "$log" ]; echo $?)" \
-		"buddy.ko builds against $(basename "$kdir") with W=1, no warning"
+		"buddy_alloc.ko builds against $(basename "$kdir") with W=1, no warning"
 	rm -f "$log"
 }
 
@@ -119,7 +119,7 @@ e2e() {
 	fi
 	[ "$built" = yes ] || return
 	if [ -n "$mod612" ] && [ "$mod612" != 0 ]; then
-		result 1 "e2e [$stage]: not run, buddy.ko does not build for $kver"
+		result 1 "e2e [$stage]: not run, buddy_alloc.ko does not build for $kver"
 		return
 	fi
 	for prog in "${progs[@]}"; do

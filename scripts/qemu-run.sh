@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Boot Debian's own 6.12 kernel under qemu (TCG: no KVM needed) from a
-# busybox initramfs, insmod buddy.ko, run a program as root inside, rmmod,
+# busybox initramfs, insmod buddy_alloc.ko, run a program as root inside, rmmod,
 # power off.  The counterpart of uml-run.sh on a real distribution kernel:
 # same options where they apply, same environment, same exit status.
 #
 #   scripts/qemu-run.sh [options] -- PROGRAM [ARGS...]
 #
 #   --params "k=v ..."   module parameters for insmod
-#   --no-insmod          do not load buddy.ko (the program loads what it needs)
+#   --no-insmod          do not load buddy_alloc.ko (the program loads what it needs)
 #   --mem SIZE           guest memory, qemu -m syntax: MB or 1G (default 512)
 #   --append "..."       extra kernel command line (also --cmdline); quote a
 #                        `$` for the shell: --append 'memmap=256M$0x30000000'
@@ -23,7 +23,7 @@
 #                        "-name NAME,debug-threads=on", so the host's thread
 #                        list names the vCPU threads)
 #
-# Builds what is missing first (scripts/qemu-deps.sh; buddy.ko against the
+# Builds what is missing first (scripts/qemu-deps.sh; buddy_alloc.ko against the
 # kernel's headers, about 5 s, when a source is newer than it).  Exits with
 # PROGRAM's status, or non-zero if insmod or rmmod failed, the kernel ignored
 # an unknown module parameter (it loads the module anyway), the kernel log
@@ -43,7 +43,7 @@
 # vgem (a DMA-BUF importer) and the modules it needs are loaded from the
 # kernel's own package before the program.
 #
-# Inside, the program finds: BUDDY_KO (buddy.ko), BUDDY_MODDIR (the module
+# Inside, the program finds: BUDDY_KO (buddy_alloc.ko), BUDDY_MODDIR (the module
 # build directory, its .ko files), BUDDY_PARAMS, and BUDDY_RESULTS, an empty
 # directory in the guest's root, a tmpfs (scratch space: unlike under UML it
 # is not shared with the host).  The console is the program's (ttyS1, the host's stdout); the kernel
@@ -184,16 +184,16 @@ for r in "${roots[@]}"; do
 done
 mkdir -p "$stage$PWD"
 
-# buddy.ko for this kernel (build-module.sh's directory for it), one build
+# buddy_alloc.ko for this kernel (build-module.sh's directory for it), one build
 # at a time there.  Kbuild's no-op run against Debian's headers takes seconds,
-# so it is skipped while buddy.ko is newer than every source.
+# so it is skipped while buddy_alloc.ko is newer than every source.
 mkdir -p "$cache/mod"
 # As build-module.sh names it: per kernel and per checkout.
 moddir=$cache/mod/$(basename "$kdir")-$(echo "$repo" | sha256sum | cut -c1-8)
 exec 8>"$cache/mod/.$(basename "$kdir").lock"
 flock 8
-if [ ! -f "$moddir/buddy.ko" ] || [ -n "$(find "$repo"/Kbuild "$repo"/*.[ch] \
-	"$repo"/include "$repo"/kunit "$repo"/tests/kmod -newer "$moddir/buddy.ko" \
+if [ ! -f "$moddir/buddy_alloc.ko" ] || [ -n "$(find "$repo"/Kbuild "$repo"/*.[ch] \
+	"$repo"/include "$repo"/kunit "$repo"/tests/kmod -newer "$moddir/buddy_alloc.ko" \
 	-print -quit)" ]; then
 	moddir=$("$repo"/scripts/build-module.sh headers "$kdir")
 fi
@@ -201,7 +201,7 @@ while read -r ko; do
 	copy_in "$ko"
 done < <(find "$moddir" -name '*.ko')
 exec 8>&-
-[ -f "$stage$moddir/buddy.ko" ] || { echo "qemu-run: no buddy.ko in $moddir" >&2; exit 1; }
+[ -f "$stage$moddir/buddy_alloc.ko" ] || { echo "qemu-run: no buddy_alloc.ko in $moddir" >&2; exit 1; }
 
 # vgem, the DMA-BUF importer of the export tests, and the modules it needs
 # (modinfo's depends, recursively), from the kernel's own package:
@@ -253,7 +253,7 @@ done
 	echo 'exec </dev/null >/dev/ttyS1 2>&1'
 	echo 'stty -F /dev/ttyS1 -onlcr 2>/dev/null'
 	echo "export BUDDY_RESULTS=/tmp/results"
-	echo "export BUDDY_KO=$(sq "$moddir/buddy.ko")"
+	echo "export BUDDY_KO=$(sq "$moddir/buddy_alloc.ko")"
 	echo "export BUDDY_MODDIR=$(sq "$moddir")"
 	echo "export BUDDY_PARAMS=$(sq "$params")"
 	# Per-CPU page lists make nr_free_pages noisy on SMP (tests/e2e_params.c).
@@ -279,8 +279,8 @@ EOF
 	echo "	cd \"\$cwd\" && $cmd || prog_rc=\$?"
 	cat <<'EOF'
 	cd /
-	if [ "$insmod_wanted" = 1 ] && grep -q '^buddy ' /proc/modules; then
-		rmmod buddy || rmmod_rc=$?
+	if [ "$insmod_wanted" = 1 ] && grep -q '^buddy_alloc ' /proc/modules; then
+		rmmod buddy_alloc || rmmod_rc=$?
 	fi
 fi
 echo "buddy-qemu-run: status $insmod_rc $prog_rc $rmmod_rc" > /dev/kmsg
@@ -320,12 +320,12 @@ if [ -z "$status" ]; then
 fi
 read -r insmod_rc prog_rc rmmod_rc <<<"$status"
 if [ -z "$fail" ] && [ "$insmod_rc" != 0 ]; then
-	fail="insmod buddy.ko $params failed ($insmod_rc)"
+	fail="insmod buddy_alloc.ko $params failed ($insmod_rc)"
 elif [ -z "$fail" ] && [ "$rmmod_rc" != 0 ]; then
-	fail="rmmod buddy failed ($rmmod_rc)"
-elif [ -z "$fail" ] && grep -q "buddy: unknown parameter '.*' ignored" "$res/kernel.log"; then
+	fail="rmmod buddy_alloc failed ($rmmod_rc)"
+elif [ -z "$fail" ] && grep -q "buddy_alloc: unknown parameter '.*' ignored" "$res/kernel.log"; then
 	# The kernel loads a module despite an unknown parameter.
-	fail="insmod buddy.ko $params: $(grep -o "unknown parameter '.*' ignored" "$res/kernel.log" |
+	fail="insmod buddy_alloc.ko $params: $(grep -o "unknown parameter '.*' ignored" "$res/kernel.log" |
 		head -1)"
 elif [ -z "$fail" ] && grep -Eq "$reports" "$res/kernel.log"; then
 	fail="the kernel log has a warning or an error report"

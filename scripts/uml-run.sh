@@ -1,22 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot User-Mode Linux with the host filesystem as root, insmod buddy.ko, run
+# Boot User-Mode Linux with the host filesystem as root, insmod buddy_alloc.ko, run
 # a program as root inside, rmmod, power off.
 #
 #   scripts/uml-run.sh [options] -- PROGRAM [ARGS...]
 #
 #   --params "k=v ..."   module parameters for insmod
-#   --no-insmod          do not load buddy.ko (the program loads what it needs)
+#   --no-insmod          do not load buddy_alloc.ko (the program loads what it needs)
 #   --config FRAGMENT    UML config fragment (default scripts/configs/uml.config)
 #   --mem SIZE           guest memory (default 256M)
 #   --cmdline "..."      extra kernel command line
 #   --timeout SECONDS    whole-run limit (default 900)
 #   --known-leak TEXT    accept kmemleak reports whose text contains TEXT (a
-#                        kernel bug outside buddy.ko, named where it is
+#                        kernel bug outside buddy_alloc.ko, named where it is
 #                        passed); any other report still fails the run
 #
-# Builds what is missing first (the UML kernel, cached; buddy.ko, about 3 s).
+# Builds what is missing first (the UML kernel, cached; buddy_alloc.ko, about 3 s).
 # Exits with PROGRAM's status, or non-zero if insmod or rmmod failed, or the
 # kernel log shows a WARNING, BUG, Oops, or a KASAN/UBSAN/kmemleak/lockdep
 # report; on failure it prints the kernel log.  On a kernel with kmemleak
@@ -32,7 +32,7 @@
 # BUDDY_UML_LINUX=PATH boots PATH instead of the built kernel (the tests of
 # this script's own failure messages use it).
 #
-# Inside, the program finds: BUDDY_KO (buddy.ko), BUDDY_MODDIR (the module
+# Inside, the program finds: BUDDY_KO (buddy_alloc.ko), BUDDY_MODDIR (the module
 # build directory), BUDDY_PARAMS, and BUDDY_RESULTS, a directory that is the
 # same path on the host and writable from the guest.  The host root itself is
 # mounted read-only, but for the host's /tmp, which stays writable (programs
@@ -83,9 +83,9 @@ res=$(mktemp -d /tmp/buddy-uml.XXXXXX)
 trap 'rm -rf "$res"' EXIT
 
 # The build's modules as an installed tree (links into the build), with
-# depmod's indexes, for the guest's /lib/modules.  Without modules.builtin:
-# the kernel's gpu_buddy is a built-in module called "buddy", and kmod's
-# rmmod would then refuse ours as built in.
+# depmod's indexes, for the guest's /lib/modules.  With the build's
+# modules.builtin, as on Debian: gpu_buddy is built in there as "buddy",
+# the name kmod then takes as loaded; ours is buddy_alloc (alias buddy).
 krel=$(cat "$build/include/config/kernel.release")
 modtree=$res/modroot/lib/modules/$krel
 mkdir -p "$modtree/kernel"
@@ -94,8 +94,7 @@ while read -r ko; do
 	ln -s "$build/$ko" "$modtree/kernel/$ko"
 done < <(cd "$build" && find . -name '*.ko' -printf '%P\n')
 sed -E 's@^(.*)\.o$@kernel/\1.ko@' "$build/modules.order" >"$modtree/modules.order"
-: >"$modtree/modules.builtin"
-: >"$modtree/modules.builtin.modinfo"
+cp "$build/modules.builtin" "$build/modules.builtin.modinfo" "$modtree/"
 /sbin/depmod -b "$res/modroot" "$krel"
 
 {
@@ -103,7 +102,7 @@ sed -E 's@^(.*)\.o$@kernel/\1.ko@' "$build/modules.order" >"$modtree/modules.ord
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	printf 'res=%q\n' "$res"
 	printf 'export BUDDY_RESULTS=%q\n' "$res/out"
-	printf 'export BUDDY_KO=%q\n' "$moddir/buddy.ko"
+	printf 'export BUDDY_KO=%q\n' "$moddir/buddy_alloc.ko"
 	printf 'export BUDDY_MODDIR=%q\n' "$moddir"
 	printf 'export BUDDY_PARAMS=%q\n' "$params"
 	printf 'insmod_wanted=%d\n' "$insmod"
@@ -133,8 +132,8 @@ if [ "$insmod_wanted" = 1 ]; then
 fi
 if [ "$insmod_rc" = 0 ]; then
 	cd "$cwd" && eval "$cmd" || prog_rc=$?
-	if [ "$insmod_wanted" = 1 ] && grep -q '^buddy ' /proc/modules; then
-		rmmod buddy || rmmod_rc=$?
+	if [ "$insmod_wanted" = 1 ] && grep -q '^buddy_alloc ' /proc/modules; then
+		rmmod buddy_alloc || rmmod_rc=$?
 	fi
 fi
 if [ -w "$leaks" ]; then
@@ -198,9 +197,9 @@ else
 fi
 read -r insmod_rc prog_rc rmmod_rc <<<"$status"
 if [ -z "$fail" ] && [ "$insmod_rc" != 0 ]; then
-	fail="insmod buddy.ko $params failed ($insmod_rc)"
+	fail="insmod buddy_alloc.ko $params failed ($insmod_rc)"
 elif [ -z "$fail" ] && [ "$rmmod_rc" != 0 ]; then
-	fail="rmmod buddy failed ($rmmod_rc)"
+	fail="rmmod buddy_alloc failed ($rmmod_rc)"
 elif [ -f "$res/dmesg.txt" ] && grep -Eq "$reports" "$res/dmesg.txt"; then
 	fail="the kernel log has a warning or an error report"
 elif [ -f "$res/dmesg.txt" ] && grep -q 'unknown parameter' "$res/dmesg.txt"; then

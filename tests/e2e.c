@@ -503,7 +503,7 @@ int e2e_read_percpu(__u64 *cached_units, int *enabled)
 
 int e2e_set_percpu_cache(int on)
 {
-	const char *path = "/sys/module/buddy/parameters/percpu_cache";
+	const char *path = "/sys/module/buddy_alloc/parameters/percpu_cache";
 	char buf[8];
 	int old, ret, f;
 

@@ -2,7 +2,7 @@
 /*
  * e2e.h: helpers shared by the /dev/buddy end-to-end tests.
  *
- * The tests run as root inside UML (scripts/uml-run.sh) with buddy.ko
+ * The tests run as root inside UML (scripts/uml-run.sh) with buddy_alloc.ko
  * loaded.  Each check prints "ok - what" or "not ok - what"; a program ends
  * with e2e_done(), which prints "N passed, N failed" and returns the exit
  * status.  Nothing here assumes the module's parameters: everything is read
@@ -147,7 +147,7 @@ int e2e_read_unusable(unsigned int *index, unsigned int max);
 int e2e_read_percpu(__u64 *cached_units, int *enabled);
 
 /*
- * Set /sys/module/buddy/parameters/percpu_cache; returns the old value (0
+ * Set /sys/module/buddy_alloc/parameters/percpu_cache; returns the old value (0
  * or 1) or -errno.
  */
 int e2e_set_percpu_cache(int on);

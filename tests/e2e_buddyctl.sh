@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # e2e_buddyctl: buddyctl against the live module, as a new user would try
-# it, run inside UML by tests/run-e2e.sh (root, buddy.ko loaded, the host's
+# it, run inside UML by tests/run-e2e.sh (root, buddy_alloc.ko loaded, the host's
 # root read-only, so python3 and xmllint are there; no /dev/fd, so no
 # process substitution).
 #
@@ -222,13 +222,13 @@ if umount /sys/kernel/debug; then
 else
 	check "umount /sys/kernel/debug" false
 fi
-if rmmod buddy; then
-	expect_error unloaded_info 3 "/dev/buddy: buddy.ko is not loaded (modprobe buddy)" "$ctl" info
-	expect_error unloaded_map 3 "buddy.ko is not loaded (modprobe buddy)" "$ctl" map
+if rmmod buddy_alloc; then
+	expect_error unloaded_info 3 "/dev/buddy: buddy_alloc.ko is not loaded (modprobe buddy)" "$ctl" info
+	expect_error unloaded_map 3 "buddy_alloc.ko is not loaded (modprobe buddy)" "$ctl" map
 	# shellcheck disable=SC2086 # the parameters are words
 	check "insmod again" insmod "$BUDDY_KO" $BUDDY_PARAMS
 else
-	check "rmmod buddy" false
+	check "rmmod buddy_alloc" false
 fi
 run help "$ctl" --help
 check "--help: exit 0, usage on stdout" eval '[ "$rc" = 0 ] && grep -q "^usage: buddyctl" "$tmp/help.out"'

@@ -59,13 +59,13 @@
 #include "e2e.h"
 
 #define RW		(PROT_READ | PROT_WRITE)
-#define QUOTA_PARAM	"/sys/module/buddy/parameters/max_bytes_per_file"
-#define REFCNT		"/sys/module/buddy/refcnt"
+#define QUOTA_PARAM	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
+#define REFCNT		"/sys/module/buddy_alloc/refcnt"
 
 static struct buddy_info info;
 static size_t page;
 static int ctl;		/* a file of its own for INFO: owns no block */
-static long ref_idle;	/* buddy.ko's reference count with only ctl open */
+static long ref_idle;	/* buddy_alloc.ko's reference count with only ctl open */
 
 static struct e2e_stats stats(void)
 {
@@ -610,10 +610,10 @@ static void test_vgem(void)
 	e2e_check(refcnt() == ref_idle + 1,
 		  "vgem: the DMA-BUF holds a module reference (%ld with only INFO's file open, now %ld)",
 		  ref_idle, refcnt());
-	ret = syscall(SYS_delete_module, "buddy", O_NONBLOCK) ? -errno : 0;
+	ret = syscall(SYS_delete_module, "buddy_alloc", O_NONBLOCK) ? -errno : 0;
 	e2e_check(ret == -EWOULDBLOCK, "vgem: rmmod while a DMA-BUF lives: EWOULDBLOCK (got %s)",
 		  e2e_err(ret));
-	e2e_check(!access(BUDDY_DEV, F_OK), "vgem: buddy.ko still loaded");
+	e2e_check(!access(BUDDY_DEV, F_OK), "vgem: buddy_alloc.ko still loaded");
 
 	ret = e2e_gem_close(drm, handle);
 	e2e_check(!ret, "vgem: GEM_CLOSE: %s", e2e_err(ret));

@@ -2,16 +2,17 @@
 /*
  * e2e_params: module parameters, loading and unloading.
  *
- * Runs inside UML with buddy.ko loaded by uml-run.sh; it unloads it, loads it
- * again with finit_module(2) and each parameter set below, and reloads
- * $BUDDY_PARAMS at the end so the final rmmod works.
+ * Runs inside UML with buddy_alloc.ko loaded by uml-run.sh; it unloads it,
+ * loads it again with finit_module(2) and each parameter set below, and
+ * reloads $BUDDY_PARAMS at the end so the final rmmod works.
  *
  * Invalid parameters must fail the load with the right error and exactly one
- * "buddy: ..." error line in the kernel log, and leave nothing behind (no
- * module, no /dev/buddy, no debugfs directory, no pages).  Valid ones must
- * show in INFO.  rmmod must give every pool page back to the page allocator
- * (nr_free_pages in /proc/vmstat plus the per-CPU lists), and must be
- * refused while a file is open.
+ * "buddy: ..." error line in the kernel log (or the kernel's own
+ * "buddy_alloc: ..."), and leave nothing behind (no module, no /dev/buddy,
+ * no debugfs directory, no pages).  Valid ones must show in INFO.  rmmod
+ * must give every pool page back to the page allocator (nr_free_pages in
+ * /proc/vmstat plus the per-CPU lists), and must be refused while a file is
+ * open.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -60,7 +61,7 @@ static int load(const char *params)
 
 static int unload(void)
 {
-	return syscall(SYS_delete_module, "buddy", O_NONBLOCK) ? -errno : 0;
+	return syscall(SYS_delete_module, "buddy_alloc", O_NONBLOCK) ? -errno : 0;
 }
 
 static bool loaded(void)
@@ -69,7 +70,7 @@ static bool loaded(void)
 
 	if (e2e_read_file("/proc/modules", buf, sizeof(buf)) < 0)
 		return false;
-	return !strncmp(buf, "buddy ", 6) || strstr(buf, "\nbuddy ");
+	return !strncmp(buf, "buddy_alloc ", 12) || strstr(buf, "\nbuddy_alloc ");
 }
 
 static bool nothing_left(void)
@@ -141,7 +142,9 @@ static void kmsg_mark(void)
 
 /*
  * Records since kmsg_mark(): count error-level (or worse) lines that start
- * with "buddy:", keep the first in @msg, and count warnings and oopses.
+ * with "buddy: " (the module's) or "buddy_alloc: " (the kernel's about the
+ * module, such as a value its parameter parser rejects), keep the first in
+ * @msg, and count warnings and oopses.
  */
 static void kmsg_scan(unsigned int *errs, char *msg, size_t len,
 		      unsigned int *splats)
@@ -172,7 +175,8 @@ static void kmsg_scan(unsigned int *errs, char *msg, size_t len,
 		    strstr(text, "Oops") || strstr(text, "Call Trace") ||
 		    strstr(text, "page allocation failure"))
 			(*splats)++;
-		if ((prio & 7) <= 3 && !strncmp(text, "buddy: ", 7)) {
+		if ((prio & 7) <= 3 &&
+		    (!strncmp(text, "buddy: ", 7) || !strncmp(text, "buddy_alloc: ", 13))) {
 			if (!(*errs)++)
 				snprintf(msg, len, "%s", text);
 		}
@@ -236,7 +240,7 @@ static long refcnt(void)
 {
 	char buf[64];
 
-	if (e2e_read_file("/sys/module/buddy/refcnt", buf, sizeof(buf)) < 0)
+	if (e2e_read_file("/sys/module/buddy_alloc/refcnt", buf, sizeof(buf)) < 0)
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -255,7 +259,7 @@ static void test_busy(void)
 	e2e_check(ret == -EWOULDBLOCK || ret == -EBUSY,
 		  "delete_module(O_NONBLOCK) with /dev/buddy open: -EWOULDBLOCK or -EBUSY (got %s)",
 		  e2e_err(ret));
-	ret = system("rmmod buddy 2>/dev/null");
+	ret = system("rmmod buddy_alloc 2>/dev/null");
 	e2e_check(ret != 0, "rmmod with /dev/buddy open fails (status %d)", ret);
 	e2e_check(loaded(), "module still loaded");
 	ret = buddy_free(fd, a.offset);
@@ -313,7 +317,7 @@ static void test_invalid(const struct bad_params *b)
 	after = free_pages_settled();
 	/* A leak repeats: a drop that does not is the page allocator's own. */
 	if (before - after > SLACK_PAGES) {
-		e2e_diag("insmod buddy.ko %s: nr_free_pages %ld -> %ld; once more",
+		e2e_diag("insmod buddy_alloc.ko %s: nr_free_pages %ld -> %ld; once more",
 			 b->params, before, after);
 		before = free_pages_settled();
 		if (!load(b->params))
@@ -321,21 +325,21 @@ static void test_invalid(const struct bad_params *b)
 		after = free_pages_settled();
 	}
 	e2e_check(ret == -b->err || (b->alt_err && ret == -b->alt_err),
-		  "insmod buddy.ko %s: %s%s%s (got %s)", b->params,
+		  "insmod buddy_alloc.ko %s: %s%s%s (got %s)", b->params,
 		  e2e_err(-b->err), b->alt_err ? " or " : "",
 		  b->alt_err ? e2e_err(-b->alt_err) : "", e2e_err(ret));
-	e2e_check(errs == 1, "insmod buddy.ko %s: one \"buddy: \" error line (%u): %s",
+	e2e_check(errs == 1, "insmod buddy_alloc.ko %s: one error line (%u): %s",
 		  b->params, errs, msg);
 	if (b->says)
 		e2e_check(strstr(msg, b->says) != NULL,
-			  "insmod buddy.ko %s: the error line names %s", b->params,
+			  "insmod buddy_alloc.ko %s: the error line names %s", b->params,
 			  b->says);
-	e2e_check(!splats, "insmod buddy.ko %s: no warning or allocation failure splat in the log",
+	e2e_check(!splats, "insmod buddy_alloc.ko %s: no warning or allocation failure splat in the log",
 		  b->params);
-	e2e_check(nothing_left(), "insmod buddy.ko %s: leaves no module, %s or %s",
+	e2e_check(nothing_left(), "insmod buddy_alloc.ko %s: leaves no module, %s or %s",
 		  b->params, BUDDY_DEV, BUDDY_DEBUGFS);
 	e2e_check(before - after <= SLACK_PAGES,
-		  "insmod buddy.ko %s: no pages leaked (nr_free_pages %ld -> %ld)",
+		  "insmod buddy_alloc.ko %s: no pages leaked (nr_free_pages %ld -> %ld)",
 		  b->params, before, after);
 }
 
@@ -355,7 +359,7 @@ static void test_valid(const struct good_params *g)
 	char msg[256];
 	int fd, ret;
 
-	snprintf(what, sizeof(what), "insmod buddy.ko %s", g->params[0] ? g->params : "(defaults)");
+	snprintf(what, sizeof(what), "insmod buddy_alloc.ko %s", g->params[0] ? g->params : "(defaults)");
 	if (loaded())
 		unload();	/* a previous case failed: keep this one apart */
 	kmsg_mark();
@@ -385,7 +389,7 @@ static void test_valid(const struct good_params *g)
 /* max_bytes_per_file given at load: in sysfs, and enforced. */
 static void test_quota_param(void)
 {
-	const char *what = "insmod buddy.ko max_bytes_per_file=8192";
+	const char *what = "insmod buddy_alloc.ko max_bytes_per_file=8192";
 	struct buddy_alloc a;
 	char buf[64];
 	int fd, ret;
@@ -395,7 +399,7 @@ static void test_quota_param(void)
 	ret = load("max_bytes_per_file=8192");
 	if (!e2e_check(ret == 0, "%s: %s", what, e2e_err(ret)))
 		return;
-	ret = e2e_read_file("/sys/module/buddy/parameters/max_bytes_per_file", buf,
+	ret = e2e_read_file("/sys/module/buddy_alloc/parameters/max_bytes_per_file", buf,
 			    sizeof(buf));
 	e2e_check(ret > 0 && strtoull(buf, NULL, 10) == 8192,
 		  "%s: the parameter reads 8192 (got %s)", what,
@@ -503,7 +507,7 @@ int main(int argc, char **argv)
 	ko = getenv("BUDDY_KO");
 	page_size = sysconf(_SC_PAGESIZE);
 	find_max_page_order();
-	if (!ko || !e2e_check(loaded(), "buddy.ko loaded at start (%s)", ko ?: "BUDDY_KO unset"))
+	if (!ko || !e2e_check(loaded(), "buddy_alloc.ko loaded at start (%s)", ko ?: "BUDDY_KO unset"))
 		return e2e_done();
 	e2e_diag("page size %ld, MAX_PAGE_ORDER %u", page_size, max_page_order);
 

@@ -37,7 +37,7 @@
 /* The first versions of the structs, before the range fields. */
 #define ALLOC_V1_SIZE		32
 #define BATCH_OP_V1_SIZE	40
-#define PARAMS	"/sys/module/buddy/parameters/"
+#define PARAMS	"/sys/module/buddy_alloc/parameters/"
 #define QUOTA	PARAMS "max_bytes_per_file"
 
 static struct buddy_info info;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * e2e_quota: the max_bytes_per_file module parameter, set at run time in
- * /sys/module/buddy/parameters/.
+ * /sys/module/buddy_alloc/parameters/.
  *
  * ALLOC that would take a file past it is -EDQUOT and changes nothing (not
  * even alloc_failures); the limit counts whole blocks; every open file has
@@ -24,7 +24,7 @@
 
 #include "e2e.h"
 
-#define QUOTA	"/sys/module/buddy/parameters/max_bytes_per_file"
+#define QUOTA	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
 #define OPSZ	sizeof(struct buddy_batch_op)
 
 static struct buddy_info info;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fault_inject: fail every allocation of buddy.ko's load, open, ioctls and
+ * fault_inject: fail every allocation of buddy_alloc.ko's load, open, ioctls and
  * mmap, one at a time, with /proc/thread-self/fail-nth.
  *
  * Needs the sanitizer kernel (scripts/configs/uml-debug.config: FAILSLAB,
@@ -11,7 +11,7 @@
  * call of this thread fail; reading 0 back afterwards means it was injected.
  * For each call, N = 1, 2, ... until the call runs with no fault:
  *
- *   load   finit_module(buddy.ko) when the module is not loaded at start
+ *   load   finit_module(buddy_alloc.ko) when the module is not loaded at start
  *          (uml-run.sh --no-insmod): an injected load fails with an error
  *          and leaves no module, /dev/buddy or debugfs directory; a failure
  *          in buddy_init() logs a "buddy:" error line.  Some sites absorb a
@@ -32,7 +32,7 @@
  *          call fails with -ENOMEM and changes nothing (INFO, debugfs,
  *          consistency, mappings, descriptors), or succeeds in full where a
  *          kernel-internal site absorbed the fault (never one of
- *          buddy.ko's); a BATCH stops at the failing op, the ops before it
+ *          buddy_alloc.ko's); a BATCH stops at the failing op, the ops before it
  *          took effect and nothing else.  Then the call runs with no fault.
  *
  * Twofold: each sweep again with the next slab allocation failing too
@@ -47,7 +47,7 @@
  * without a trace are __GFP_NOWARN allocations (kmemleak's objects,
  * GFP_NOWAIT tries, vmalloc's pages, the pool's alloc_pages); those the
  * kernel absorbed are only counted.  A WARNING, BUG or sanitizer report in
- * the log fails the call's check.  At the end it checks that buddy.ko's own
+ * the log fails the call's check.  At the end it checks that buddy_alloc.ko's own
  * allocations on the file paths were each reached and failed cleanly.
  *
  *   fault_inject [--max-n N] [--trace] [--skip-load]
@@ -283,7 +283,7 @@ static void kmsg_collect(struct kreport *r)
 		if (strstr(text, "page allocation failure") ||
 		    strstr(text, "vmalloc error"))
 			r->alloc_failure_warnings++;
-		/* buddy.ko's errors; its load message is info. */
+		/* buddy_alloc.ko's errors; its load message is info. */
 		if (!strncmp(text, "buddy: ", 7) && (prio & 7) <= 3) {
 			if (!r->buddy_lines++)
 				snprintf(r->buddy_msg, sizeof(r->buddy_msg), "%s", text);
@@ -337,7 +337,7 @@ static const char *const end_frames[] = {
 };
 
 /*
- * "__kmalloc_cache_noprof < buddy_ioc_alloc [buddy] < buddy_ioctl [buddy] <
+ * "__kmalloc_cache_noprof < buddy_ioc_alloc [buddy_alloc] < buddy_ioctl [buddy_alloc] <
  * sys_ioctl": the frames between the fault and the system call (or the
  * initcall), without helpers, each name once.
  */
@@ -379,14 +379,14 @@ static void site_name(const struct kreport *r, char *out, size_t len)
 		snprintf(out, len, "(%s, no frames)", r->attr);
 }
 
-/* A buddy.ko function among the site's callers. */
+/* A buddy_alloc.ko function among the site's callers. */
 static bool in_buddy(const struct kreport *r)
 {
 	char chain[1024], names[12][64];
 	unsigned int i, n = site_chain(r, chain, sizeof(chain), names, 12);
 
 	for (i = 0; i < n; i++)
-		if (strstr(names[i], "[buddy]"))
+		if (strstr(names[i], "[buddy_alloc]"))
 			return true;
 	return false;
 }
@@ -446,7 +446,7 @@ static bool loaded(void)
 
 	if (e2e_read_file("/proc/modules", buf, sizeof(buf)) < 0)
 		return false;
-	return !strncmp(buf, "buddy ", 6) || strstr(buf, "\nbuddy ");
+	return !strncmp(buf, "buddy_alloc ", 12) || strstr(buf, "\nbuddy_alloc ");
 }
 
 static int count_fds(void)
@@ -511,12 +511,12 @@ static const char *ko, *params;
 static bool nothing_left(void)
 {
 	return !loaded() && access(BUDDY_DEV, F_OK) && access(BUDDY_DEBUGFS, F_OK) &&
-	       access("/sys/module/buddy", F_OK);
+	       access("/sys/module/buddy_alloc", F_OK);
 }
 
 static int unload(void)
 {
-	return syscall(SYS_delete_module, "buddy", O_NONBLOCK) ? -errno : 0;
+	return syscall(SYS_delete_module, "buddy_alloc", O_NONBLOCK) ? -errno : 0;
 }
 
 /* A load that succeeded though a fault was injected: what does it have? */
@@ -697,7 +697,7 @@ static void sweep_load(void)
 		e2e_check(init_seen[i], "load: buddy_init()'s %s failed once, with a message",
 			  init_sites[i].site);
 	}
-	if (!e2e_check(loaded(), "buddy.ko loaded after the load sweep"))
+	if (!e2e_check(loaded(), "buddy_alloc.ko loaded after the load sweep"))
 		exit(e2e_done());
 }
 
@@ -707,7 +707,7 @@ static void sweep_load(void)
 /*
  * The common part of one injected call that returned @ret: a failure must
  * be -ENOMEM and change nothing; a success is allowed only from a site
- * outside buddy.ko (the caller then checks and undoes it).
+ * outside buddy_alloc.ko (the caller then checks and undoes it).
  */
 static bool judge(const char *call, unsigned int n, bool fired, int ret,
 		  const struct kreport *r, const struct e2e_snap *before,
@@ -724,7 +724,7 @@ static bool judge(const char *call, unsigned int n, bool fired, int ret,
 	}
 	if (ret >= 0) {
 		e2e_check(!in_buddy(r),
-			  "%s N=%u: succeeded though injected: the site is not buddy.ko's",
+			  "%s N=%u: succeeded though injected: the site is not buddy_alloc.ko's",
 			  call, n);
 		return true;
 	}
@@ -1023,7 +1023,7 @@ static void sweep_batch4(int ctl, int fd, const char *call)
 				  n, k, e2e_err(ops[k].result));
 		} else {
 			e2e_check(!in_buddy(&r),
-				  "%s N=%u: all done though injected: the site is not buddy.ko's", call,
+				  "%s N=%u: all done though injected: the site is not buddy_alloc.ko's", call,
 				  n);
 		}
 		/* What the done ops should have changed, and nothing more. */
@@ -1498,26 +1498,26 @@ static void report_sites(void)
 	}
 }
 
-/* buddy.ko's allocations on the file paths, each of which must have failed. */
+/* buddy_alloc.ko's allocations on the file paths, each of which must have failed. */
 static void check_coverage(void)
 {
 	static const struct {
 		const char *call, *frame, *what;
 	} want[] = {
-		{ "open", "buddy_open [buddy]", "kzalloc of struct buddy_file in open" },
-		{ "ALLOC", "buddy_ioc_alloc [buddy]", "kzalloc of struct buddy_block in ALLOC" },
+		{ "open", "buddy_open [buddy_alloc]", "kzalloc of struct buddy_file in open" },
+		{ "ALLOC", "buddy_ioc_alloc [buddy_alloc]", "kzalloc of struct buddy_block in ALLOC" },
 		{ "ALLOC", "__xas_nomem", "xa_insert() node in ALLOC (twofold: its GFP_NOWAIT try, then the GFP_KERNEL one)" },
-		{ "BATCH", "buddy_ioc_batch [buddy]", "kzalloc of struct buddy_block in a BATCH op" },
+		{ "BATCH", "buddy_ioc_batch [buddy_alloc]", "kzalloc of struct buddy_block in a BATCH op" },
 		{ "BATCH", "__xas_nomem", "xa_insert() node in a BATCH op (twofold)" },
 		{ "mmap", "remap_pfn_range", "remap_pfn_range() page tables in mmap" },
-		/* blocks_open() tail-calls it: no frame of buddy.ko's own. */
+		/* blocks_open() tail-calls it: no frame of buddy_alloc.ko's own. */
 		{ "debugfs blocks", "__seq_open_private", "seq_open_private() of the blocks cursor" },
 		{ "debugfs blocks", "seq_read_iter", "seq_file's buffer for a read of blocks" },
-		{ "EXPORT", "buddy_dmabuf_export [buddy]", "kzalloc of struct buddy_dmabuf in EXPORT" },
+		{ "EXPORT", "buddy_dmabuf_export [buddy_alloc]", "kzalloc of struct buddy_dmabuf in EXPORT" },
 		{ "EXPORT", "dma_buf_export", "dma_buf_export() in EXPORT" },
-		{ "EXPORT", "buddy_file_take_block [buddy]", "kzalloc of struct buddy_exported in EXPORT" },
+		{ "EXPORT", "buddy_file_take_block [buddy_alloc]", "kzalloc of struct buddy_exported in EXPORT" },
 		{ "EXPORT", "__xas_nomem", "xa_insert() node of buddy.exported in EXPORT" },
-		{ "import", "buddy_dmabuf_attach [buddy]", "kzalloc/sg_alloc_table in ->attach" },
+		{ "import", "buddy_dmabuf_attach [buddy_alloc]", "kzalloc/sg_alloc_table in ->attach" },
 		{ "mmap (DMA-BUF)", "remap_pfn_range", "remap_pfn_range() in the DMA-BUF's ->mmap" },
 	};
 	unsigned int i, j;
@@ -1588,7 +1588,7 @@ int main(int argc, char **argv)
 		e2e_diag("load sweep: %.1f s", now() - t0);
 		we_loaded = true;
 	} else if (!loaded()) {
-		e2e_check(false, "buddy.ko loaded (--skip-load)");
+		e2e_check(false, "buddy_alloc.ko loaded (--skip-load)");
 		return e2e_done();
 	}
 	sweep_ioctls();

@@ -3,8 +3,9 @@
 #
 # Inside qemu on Debian's 6.12 (scripts/install-check.sh qemu): the guest's
 # root holds what `make install` put in a staging root over the image's
-# module metadata.  The module must load by name with kmod's modprobe, from
-# where make install put it, and work through the installed buddyctl.
+# module metadata.  The module must load as `modprobe buddy` with kmod's
+# modprobe, from where make install put it, work through the installed
+# buddyctl, and unload with modprobe -r.
 #
 #   install-guest.sh KVER KMOD
 #
@@ -16,31 +17,27 @@ kmod=$2
 . "$(dirname "$0")/sh-check.sh"
 # By path: busybox's sh prefers its own applets to PATH.
 mkdir -p /tmp/kbin
-for tool in modprobe modinfo insmod; do
+for tool in modprobe modinfo; do
 	ln -sf "$kmod" /tmp/kbin/$tool
 done
 modprobe=/tmp/kbin/modprobe
 modinfo=/tmp/kbin/modinfo
 
-check "buddy is not loaded at boot" sh -c "! grep -q '^buddy ' /proc/modules"
-where=$($modinfo -n buddy)
-check "modinfo -n buddy: $where, where make install put it" \
-	[ "$where" = "/lib/modules/$kver/updates/buddy.ko.xz" ]
-# Debian's 6.12 builds gpu_buddy (drivers/gpu/buddy.c) in, under the same
-# name, and kmod takes a name in modules.builtin as loaded: there modprobe
-# buddy does nothing and says nothing.  Until buddy.ko has a name of its
-# own (README, "Known problem"), that is what is checked there: that it is
-# exactly this clash, and that the installed file then loads by path.
-builtin=$(grep '/buddy\.ko$' "/lib/modules/$kver/modules.builtin")
-$modprobe buddy
-if [ -z "$builtin" ]; then
-	check "modprobe buddy loads the installed module" grep -q '^buddy ' /proc/modules
-else
-	check "modprobe buddy is a no-op here: the kernel's built-in $builtin holds the name" \
-		sh -c "! grep -q '^buddy ' /proc/modules && $modprobe -n --first-time buddy 2>&1 | grep -q 'already in kernel'"
-	check "the installed file loads by path (insmod $where)" /tmp/kbin/insmod "$where"
-fi
-check "buddy is in /proc/modules" grep -q '^buddy ' /proc/modules
+check "buddy_alloc is not loaded at boot" sh -c "! grep -q '^buddy_alloc ' /proc/modules"
+where=$($modinfo -n buddy_alloc)
+check "modinfo -n buddy_alloc: $where, where make install put it" \
+	[ "$where" = "/lib/modules/$kver/updates/buddy_alloc.ko.xz" ]
+# Debian's 6.12 builds gpu_buddy (drivers/gpu/buddy.c) in under the name
+# buddy, and kmod takes a name in modules.builtin as loaded: the module is
+# buddy_alloc.ko, and MODULE_ALIAS("buddy") makes modprobe buddy find it.
+# That the clash is there is checked, so that a passing modprobe buddy shows
+# the alias winning over it, not a kernel without gpu_buddy.
+check "modules.builtin has the kernel's own buddy (gpu_buddy)" \
+	grep -qx 'kernel/drivers/gpu/buddy.ko' "/lib/modules/$kver/modules.builtin"
+check "modules.alias maps buddy to buddy_alloc" \
+	grep -qx 'alias buddy buddy_alloc' "/lib/modules/$kver/modules.alias"
+check "modprobe buddy" $modprobe buddy
+check "modprobe buddy loaded buddy_alloc (/proc/modules)" grep -q '^buddy_alloc ' /proc/modules
 check "/dev/buddy is a character device" [ -c /dev/buddy ]
 check "the installed buddyctl info" sh -c '/usr/bin/buddyctl info >/tmp/info.out'
 check "a 4 MiB pool" grep -q '^pool_size: 4194304 ' /tmp/info.out
@@ -57,11 +54,12 @@ check "buddyctl map shows the 2 held blocks" grep -q '; 2 blocks live$' /tmp/map
 kill -INT $holder
 wait $holder
 check "the holder freed them on interrupt" grep -q '^freeing them' /tmp/hold.out
-if [ -n "${builtin:-}" ]; then
-	# kmod refuses that name for rmmod too; busybox asks the kernel.
-	check "rmmod buddy" busybox rmmod buddy
-else
-	check "modprobe -r buddy" $modprobe -r buddy
-fi
-check "buddy is unloaded" sh -c "! grep -q '^buddy ' /proc/modules"
+check "modprobe buddy again: loaded, nothing to do" $modprobe buddy
+check "modprobe -r buddy_alloc" $modprobe -r buddy_alloc
+check "buddy_alloc is unloaded (/proc/modules)" sh -c "! grep -q '^buddy_alloc ' /proc/modules"
+check "/dev/buddy is gone" [ ! -e /dev/buddy ]
+# The alias names it for unloading too.
+check "modprobe buddy, once more" $modprobe buddy
+check "modprobe -r buddy unloads buddy_alloc" $modprobe -r buddy
+check "buddy_alloc is unloaded again" sh -c "! grep -q '^buddy_alloc ' /proc/modules"
 check_done

@@ -72,7 +72,7 @@
 #define OP_SIZE		((unsigned int)sizeof(struct buddy_batch_op))	/* 40 */
 #define MAX_OPS		160
 #define SENTINEL	0x5a5a5a5a
-#define QUOTA_PARAM	"/sys/module/buddy/parameters/max_bytes_per_file"
+#define QUOTA_PARAM	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
 
 static struct buddy_info info;
 static long psz;

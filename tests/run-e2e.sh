@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the /dev/buddy end-to-end tests and run them inside UML, each program
-# in a boot of its own (scripts/uml-run.sh loads buddy.ko with the parameter
+# in a boot of its own (scripts/uml-run.sh loads buddy_alloc.ko with the parameter
 # set, runs the program, unloads), then print one line "N passed, N failed"
 # summing every program's checks.  Exits non-zero on any failure.  (The UML
 # console ends lines with CR LF; the CRs are dropped.)

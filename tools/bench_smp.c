@@ -21,7 +21,7 @@
  * first in every other run), so that a busy host slows them alike.  The
  * cached / uncached targets are also given as the median of the runs'
  * paired ratios, which a load that changes from run to run disturbs less.  The caches are switched through
- * /sys/module/buddy/parameters/percpu_cache.
+ * /sys/module/buddy_alloc/parameters/percpu_cache.
  *
  * Prints a table of ops/s per mode, cache setting and thread count, the
  * 2-thread / 1-thread scaling, and the issue's targets beside the figures;
@@ -48,7 +48,7 @@
 #define BATCH		64
 #define MAX_THREADS	2
 #define MAX_RUNS	9
-#define PARAM		"/sys/module/buddy/parameters/percpu_cache"
+#define PARAM		"/sys/module/buddy_alloc/parameters/percpu_cache"
 
 enum mode { MODE_CONTROL, MODE_BATCH, MODE_SINGLE, NR_MODES };
 

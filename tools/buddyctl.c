@@ -112,8 +112,9 @@ static void *xrealloc(void *p, size_t n)
 }
 
 /*
- * From /proc/modules, not /sys/module: a kernel may have a built-in module
- * of the same name (Debian's 6.12 has the GPU buddy allocator as "buddy").
+ * From /proc/modules, which lists loaded modules only, not built-in ones
+ * (/sys/module has both).  The module is buddy_alloc (alias buddy): Debian's
+ * 6.12 has the GPU buddy allocator built in as "buddy".
  */
 static bool module_loaded(void)
 {
@@ -124,7 +125,7 @@ static bool module_loaded(void)
 	if (!f)
 		return true;	/* cannot tell: let the error itself speak */
 	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "buddy ", 6);
+		found = !strncmp(line, "buddy_alloc ", 12);
 	fclose(f);
 	return found;
 }
@@ -139,12 +140,12 @@ static int debugfs_error(const char *path, int err)
 			    path);
 	if (err == ENOENT && !debugfs_given) {
 		if (!module_loaded())
-			return fail(EXIT_UNAVAILABLE, "buddy.ko is not loaded (modprobe buddy)");
+			return fail(EXIT_UNAVAILABLE, "buddy_alloc.ko is not loaded (modprobe buddy)");
 		if (statfs(DEBUGFS_ROOT, &fs) || fs.f_type != DEBUGFS_MAGIC)
 			return fail(EXIT_UNAVAILABLE,
 				    "debugfs is not mounted on %s (mount -t debugfs none %s)",
 				    DEBUGFS_ROOT, DEBUGFS_ROOT);
-		return fail(EXIT_UNAVAILABLE, "%s: no such file: this buddy.ko does not have it",
+		return fail(EXIT_UNAVAILABLE, "%s: no such file: this buddy_alloc.ko does not have it",
 			    path);
 	}
 	return fail(EXIT_UNAVAILABLE, "%s: %s", path, strerror(err));
@@ -162,7 +163,7 @@ static int open_device(int *fdp)
 		return fail(EXIT_NOPERM, "%s: permission denied: run as root, or give a group access with the udev rule in SECURITY.md",
 			    opt.device);
 	if ((errno == ENOENT || errno == ENXIO || errno == ENODEV) && !module_loaded())
-		return fail(EXIT_UNAVAILABLE, "%s: buddy.ko is not loaded (modprobe buddy)",
+		return fail(EXIT_UNAVAILABLE, "%s: buddy_alloc.ko is not loaded (modprobe buddy)",
 			    opt.device);
 	return fail(EXIT_UNAVAILABLE, "%s: %s", opt.device, strerror(errno));
 }
@@ -1168,7 +1169,7 @@ static int cmd_alloc(char **sizes, int nsizes)
 				   want[i], get_info(fd, &bi) ? 0ULL :
 				   (unsigned long long)bi.largest_free);
 		else if (err == EDQUOT)
-			ret = fail(EXIT_FAIL, "alloc %llu bytes: over max_bytes_per_file (/sys/module/buddy/parameters/)",
+			ret = fail(EXIT_FAIL, "alloc %llu bytes: over max_bytes_per_file (/sys/module/buddy_alloc/parameters/)",
 				   want[i]);
 		else if (err)
 			ret = fail(EXIT_FAIL, "alloc %llu bytes: %s", want[i], strerror(err));

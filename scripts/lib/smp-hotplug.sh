@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Guest half of scripts/smp-stress.sh's "hotplug" stage, run by
-# scripts/qemu-run.sh inside Debian's 6.12 with two CPUs and buddy.ko
+# scripts/qemu-run.sh inside Debian's 6.12 with two CPUs and buddy_alloc.ko
 # loaded:
 #
 #   smp-hotplug.sh SMP_STRESS SECONDS SEED [SMP_STRESS OPTIONS...]
@@ -14,7 +14,7 @@
 # callback does (nothing reads INFO in between, whose drain would too).
 # Then smp_stress runs for SECONDS and meanwhile, once a second, CPU 1 goes
 # offline and back, and every other round the per-CPU caches are turned off
-# and on again at runtime (/sys/module/buddy/parameters/percpu_cache): each
+# and on again at runtime (/sys/module/buddy_alloc/parameters/percpu_cache): each
 # offline must leave CPU 1's cache empty, each caches-off every cache, and
 # smp_stress's own checks (no block with two owners, pool whole) must hold.
 # Ends with smp_stress's checks plus these as one "N passed, N failed" line.
@@ -26,7 +26,7 @@ seed=$3
 shift 3
 cpu1=/sys/devices/system/cpu/cpu1/online
 percpu=/sys/kernel/debug/buddy/percpu
-param=/sys/module/buddy/parameters/percpu_cache
+param=/sys/module/buddy_alloc/parameters/percpu_cache
 passed=0
 failed=0
 log=/tmp/smp-stress.log
