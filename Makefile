@@ -95,7 +95,7 @@ bench-kernel: deps
 
 # Single ioctls against BUDDY_IOC_BATCH of 1, 8, 64 and 256, in UML.
 BENCH_IOCTL_OPS ?= 100000
-$(BUILD)/bench_ioctl: tools/bench_ioctl.c include/uapi/linux/buddy.h
+$(BUILD)/bench_ioctl: bench/bench_ioctl.c include/uapi/linux/buddy.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_USER) -o $@ $<
 
@@ -116,25 +116,25 @@ check-debug: deps
 modules-6.1:
 	scripts/qemu-e2e.sh build-6.1
 
-# Userspace benchmark of both cores (tools/bench_core.c): instructions per op
+# Userspace benchmark of both cores (bench/bench_core.c): instructions per op
 # under callgrind, ns/op, metadata and fragmentation; docs/PERFORMANCE.md.
 # BENCH_CORE_ARGS are its name=value parameters, for a smoke run:
 #   make bench-core BENCH_CORE_ARGS="order=14 ops=20000 w3_ops=2000 sweep_ops=2000 sweep_max=14 reps=1"
 BENCH_CORE_ARGS ?=
 .PHONY: bench-core
 bench-core:
-	$(MAKE) -C tools bench-core BENCH_CORE_ARGS="$(BENCH_CORE_ARGS)"
+	$(MAKE) -C bench bench-core BENCH_CORE_ARGS="$(BENCH_CORE_ARGS)"
 
 # Throughput of 1 and 2 threads on Debian's 6.12 in qemu -smp 2 (multi-threaded
 # TCG, checked), per-CPU caches on and off in one boot, beside a getppid()
-# loop (scripts/bench-smp.sh, tools/bench_smp.c).  BENCH_SMP_ARGS, e.g.
+# loop (scripts/bench-smp.sh, bench/bench_smp.c).  BENCH_SMP_ARGS, e.g.
 # "--seconds 0.2 --runs 1" for a smoke run.
 BENCH_SMP_ARGS ?=
 .PHONY: bench-smp
 bench-smp:
 	scripts/bench-smp.sh $(BENCH_SMP_ARGS)
 
-# SMP stress on Debian's 6.12 in qemu (-smp 2): tools/smp_stress.c, processes
+# SMP stress on Debian's 6.12 in qemu (-smp 2): tests/smp_stress.c, processes
 # and threads allocating, mapping, stamping and freeing at once, with the
 # default pool, a 256 MiB pool reserved at boot, and the default pool while
 # CPU 1 goes offline and back (scripts/smp-stress.sh).

@@ -198,7 +198,7 @@ static s64 take_block(struct buddy_tree *bt, unsigned int found, u64 i,
 
 #if defined(BUDDY_TREE_LEFT_FIRST) || defined(BUDDY_TREE_BEST_FIT_BRANCH)
 /*
- * The descents the project had before, for tools/placement.c's comparison
+ * The descents the project had before, for bench/placement.c's comparison
  * only (docs/PLACEMENT.md): down through split nodes to the first whole one,
  * choosing a child by its largest free order (the seed's longest[]):
  * left-first takes the left child if that fits, best fit by branch the

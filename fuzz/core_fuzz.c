@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * core_fuzz: a libFuzzer target for both cores, buddy_core.c (bitmap) and
- * buddy_tree.c (tree), built in userspace (-Itools/include) with ASan and
+ * buddy_tree.c (tree), built in userspace (-Iinclude/userspace) with ASan and
  * UBSan.  Every operation runs on a pool of each, and both must give the
  * same result (they place blocks by the same policy) and agree with the
  * model.

@@ -36,7 +36,7 @@ smoke bench-core '^tree: scaling sweep' \
 	make -s -C "$repo" bench-core \
 	BENCH_CORE_ARGS="order=14 ops=20000 w3_ops=2000 sweep_ops=2000 sweep_min=12 sweep_max=13 reps=1"
 smoke placement '^\| buddy_core \(bitmap\) +\| +95% ' \
-	make -s -C "$repo/tools" placement PLACEMENT_ARGS="1 20000"
+	make -s -C "$repo/bench" placement PLACEMENT_ARGS="1 20000"
 smoke bench-kernel '^done in [0-9]+ ms' \
 	make -s -C "$repo" bench-kernel \
 	BENCH_ARGS="order=14 ops=20000 w3_ops=2000 pair_ops=10000 reps=1"

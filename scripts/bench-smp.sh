@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The SMP benchmark (make bench-smp): tools/bench_smp.c on Debian's own 6.12
+# The SMP benchmark (make bench-smp): bench/bench_smp.c on Debian's own 6.12
 # in qemu -smp 2 (scripts/qemu-run.sh), 1 and 2 threads, batches and single
 # ioctls, per-CPU caches on and off in one boot, beside a getppid() loop as
 # the host's ceiling.  bench_smp.c says what it measures.
@@ -30,7 +30,7 @@ done
 
 mkdir -p "$out"
 ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$repo/include/uapi" \
-	-pthread -static -o "$out/bench_smp" "$repo/tools/bench_smp.c" || exit 1
+	-pthread -static -o "$out/bench_smp" "$repo/bench/bench_smp.c" || exit 1
 
 name=buddy-bench-smp-$$
 log=$(mktemp /tmp/buddy-bench-smp.XXXXXX)

@@ -84,7 +84,7 @@ for stage in "${stages[@]}"; do
 	case "$stage" in
 	kernel-tree) run_stage kernel-tree "$plain" tests/kernel-tree-test.sh ;;
 	lint) run_stage lint "$plain" scripts/lint.sh ;;
-	core) run_stage core "$plain" make -s -C tools test ;;
+	core) run_stage core "$plain" make -s -C tests core-test ;;
 	fpu) run_stage fpu "$plain" scripts/fpu-check.sh ;;
 	debug-fpu)
 		run_stage debug-fpu "$plain" scripts/fpu-check.sh --config scripts/configs/uml-debug.config ;;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # SMP stress of /dev/buddy on Debian's own 6.12 kernel under qemu (TCG,
-# -smp 2), through scripts/qemu-run.sh: tools/smp_stress.c, several
+# -smp 2), through scripts/qemu-run.sh: tests/smp_stress.c, several
 # processes of several threads allocating, mapping, stamping, verifying and
 # freeing at once (see its header).  Stages:
 #   default    the module's default pool (4 MiB of 4 KiB units)
@@ -54,7 +54,7 @@ start=$SECONDS
 
 mkdir -p "$out"
 if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$repo/include/uapi" \
-	-pthread -static -o "$out/smp_stress" "$repo/tools/smp_stress.c"; then
+	-pthread -static -o "$out/smp_stress" "$repo/tests/smp_stress.c"; then
 	echo "not ok - smp_stress builds statically"
 	echo "0 passed, 1 failed"
 	exit 1

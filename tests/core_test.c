@@ -2,8 +2,9 @@
 /*
  * Userspace tests for buddy_core, on the same buddy_core.c the kernel builds.
  *
- * tools/Makefile builds this three times: plain, with -funsigned-char (the
- * kernel's char, seed defect 5) and with ASan + UBSan.  Besides the error
+ * tests/Makefile (make -C tests core-test) builds this three times: plain,
+ * with -funsigned-char (the kernel's char, seed defect 5) and with ASan +
+ * UBSan.  Besides the error
  * paths and the bitmap layout, it covers what KUnit under UML's 256 MiB
  * cannot: pools of 2^30 and 2^32 units (0.5 and 2 GiB of maps, offsets past
  * 2^31: seed defect 6), and a long random run checked step by step against
