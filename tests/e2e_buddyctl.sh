@@ -14,8 +14,8 @@
 #   - `buddyctl map --svg` writes an SVG that xmllint parses, with one row
 #     per order whose free counts are buddyinfo's;
 #   - interrupted, the holders free everything; watch draws its frames;
-#   - errors, each one line and its exit status: --topdown and --exact on
-#     a kernel without them, bad sizes, a size above the pool, unknown
+#   - alloc --topdown and --exact place and size blocks as the kernel says;
+#   - errors, each one line and its exit status: bad sizes, a size above the pool, unknown
 #     commands, not root, debugfs not mounted, module not loaded.
 #
 # Prints "ok - ..." / "not ok - ..." and ends with "N passed, N failed".
@@ -195,11 +195,16 @@ run demo "$ctl" demo
 check "demo: exit 0, with a map" eval '[ "$rc" = 0 ] && grep -q "^legend:" "$tmp/demo.out"'
 
 # --- errors ---
-expect_error topdown 1 "does not support --topdown (BUDDY_ALLOC_TOPDOWN, bit 0.*EINVAL" \
-	"$ctl" alloc 4096 --topdown
-expect_error exact 1 "does not support --exact (BUDDY_ALLOC_EXACT, bit 2.*EINVAL" \
-	"$ctl" alloc 4096 --exact
-check "the flag probes left nothing allocated" \
+# --- the placement flags, on the empty pool ---
+run topdown "$ctl" alloc "$unit" --topdown
+check "alloc --topdown: exit 0, the top unit" \
+	eval '[ "$rc" = 0 ] && grep -q "^alloc $unit bytes: offset $((pool - unit)), block $unit bytes$" "$tmp/topdown.out"'
+if [ $((pool / unit)) -ge 4 ]; then
+	run exact "$ctl" alloc $((3 * unit - 1)) --exact
+	check "alloc --exact: exit 0, a block of 3 units, not 4" \
+		eval '[ "$rc" = 0 ] && grep -q "^alloc $((3 * unit - 1)) bytes: offset [0-9]*, block $((3 * unit)) bytes$" "$tmp/exact.out"'
+fi
+check "the placed allocations were freed at exit" \
 	[ "$(stat_of live_blocks)" = 0 ]
 expect_error size_zero 2 'alloc: "0" is not a size' "$ctl" alloc 0
 expect_error size_word 2 'alloc: "lots" is not a size' "$ctl" alloc lots

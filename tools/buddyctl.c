@@ -36,14 +36,6 @@
 #include <unistd.h>
 #include <linux/buddy.h>
 
-/* struct buddy_alloc.flags, until include/uapi/linux/buddy.h has them. */
-#ifndef BUDDY_ALLOC_TOPDOWN
-#define BUDDY_ALLOC_TOPDOWN	(1U << 0)
-#endif
-#ifndef BUDDY_ALLOC_EXACT
-#define BUDDY_ALLOC_EXACT	(1U << 2)
-#endif
-
 #define DEFAULT_DEVICE	"/dev/buddy"
 #define DEBUGFS_ROOT	"/sys/kernel/debug"
 #define DEFAULT_DEBUGFS	DEBUGFS_ROOT "/buddy"
@@ -1325,7 +1317,7 @@ static void usage(FILE *f)
 	      "      --count N         stop after N pictures\n"
 	      "  alloc SIZE...         allocate blocks (SIZE in bytes, or with K, M, G) and print them\n"
 	      "      --exact           ask for exactly SIZE bytes (BUDDY_ALLOC_EXACT)\n"
-	      "      --topdown         ask for the highest free block (BUDDY_ALLOC_TOPDOWN)\n"
+	      "      --topdown         the highest of the smallest free blocks that fit (BUDDY_ALLOC_TOPDOWN)\n"
 	      "      --hold            keep them until interrupted (Ctrl-C), for a map from another shell\n"
 	      "  demo                  allocate, map, free, export as a DMA-BUF and show the statistics\n"
 	      "\n"
