@@ -30,7 +30,9 @@
  *	the smallest order that fits (without it: the lowest-addressed).
  * RANGE:   the block lies entirely within [start, end) (units); a free
  *	block that straddles the range is split so that the part taken lies
- *	inside.  -ENOMEM then means no fitting free block in the range.
+ *	inside.  With EXACT, the extent kept lies within; the rest of its
+ *	power-of-two block may pass @end, since it goes back at once.
+ *	-ENOMEM then means no fitting free block in the range.
  * EXACT:   the smallest block holding @units is taken, and at once every
  *	part of it past @units goes back to the pool as free buddy blocks.
  *	The extent (offset, @units) is freed with buddy_*_free_extent().
@@ -53,9 +55,10 @@
  *	(@start < @end <= the pool's units); else 0
  * @flags: BUDDY_CORE_ALLOC_* bits
  *
- * With RANGE the whole power-of-two block (not only the @units kept by
- * EXACT) lies within [@start, @end), so the offset keeps its natural
- * alignment whatever the flags.
+ * With RANGE, what the caller keeps lies within [@start, @end): the whole
+ * power-of-two block, or with EXACT its first @units units (the block
+ * starts at or after @start, so the offset keeps its natural alignment
+ * whatever the flags).
  */
 struct buddy_core_req {
 	u64 units;
@@ -70,8 +73,10 @@ struct buddy_core_req {
  * @max_order: the pool holds 2^@max_order units
  * @order: set to the order of the block that holds @req->units
  * @lo: set to the first unit a block may use
- * @hi: set to one past the last: the range rounded inward to the block's
- *	alignment, or the whole pool without RANGE ([@lo, @hi) may be empty)
+ * @hi: set to one past the last: the last place a block may start whose
+ *	kept units (the block, or EXACT's @req->units) end by the range's
+ *	end, plus the block; or the whole pool without RANGE ([@lo, @hi) may
+ *	be empty)
  *
  * Return: 0, or -EINVAL for an unknown flag, @req->units 0 or above the
  * pool, a range that is empty or past the pool, or one given without RANGE.
@@ -80,7 +85,7 @@ static inline int buddy_core_req_bounds(const struct buddy_core_req *req,
 					unsigned int max_order,
 					unsigned int *order, u64 *lo, u64 *hi)
 {
-	u64 pool = (u64)1 << max_order, block;
+	u64 pool = (u64)1 << max_order, block, keep;
 
 	if ((req->flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID) || !req->units ||
 	    req->units > pool)
@@ -96,8 +101,11 @@ static inline int buddy_core_req_bounds(const struct buddy_core_req *req,
 	}
 	if (req->start >= req->end || req->end > pool)
 		return -EINVAL;
+	keep = req->flags & BUDDY_CORE_ALLOC_EXACT ? req->units : block;
 	*lo = (req->start + block - 1) & ~(block - 1);
-	*hi = req->end & ~(block - 1);
+	/* The last start whose kept units end by @end, one block on. */
+	*hi = req->end < keep ? 0 :
+	      ((req->end - keep) & ~(block - 1)) + block;
 	return 0;
 }
 

@@ -430,7 +430,9 @@ static int buddy_ioc_alloc(struct buddy_file *bf, void *data)
 	/* May allocate: under this file's mutex only, not the pool's locks. */
 	ret = xa_insert(&bf->blocks, blk->index, blk, GFP_KERNEL);
 	if (ret) {
-		buddy_pool_free_extent(&buddy.pool, blk->index, blk->units);
+		/* The pool just gave it: a refusal is our bug. */
+		WARN_ON_ONCE(buddy_pool_free_extent(&buddy.pool, blk->index,
+						    blk->units));
 		goto unlock;
 	}
 	bf->bytes += block_bytes(blk);
@@ -617,6 +619,10 @@ static const struct buddy_ioctl_desc buddy_ioctls[] = {
 #define BUDDY_IOCTL_MAX_SIZE	64
 /* EXPORT keeps kernel state past the caller's struct, never copied out. */
 static_assert(sizeof(struct buddy_export_call) <= BUDDY_IOCTL_MAX_SIZE);
+static_assert(sizeof(struct buddy_info) <= BUDDY_IOCTL_MAX_SIZE);
+static_assert(sizeof(struct buddy_alloc) <= BUDDY_IOCTL_MAX_SIZE);
+static_assert(sizeof(struct buddy_free) <= BUDDY_IOCTL_MAX_SIZE);
+static_assert(sizeof(struct buddy_batch) <= BUDDY_IOCTL_MAX_SIZE);
 
 /* Copy a command's result out in the caller's size, zeros past ours. */
 static int copy_result(void __user *uarg, const void *kdata, unsigned int usize,

@@ -180,21 +180,24 @@ static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order)
 }
 
 /*
- * An allocation with placement flags.  Cached blocks are free but hidden
- * from the core, so a placed block could miss the place it asks for: with
- * any block cached, every cache is drained first (and, @pool->draining
- * set, none fills meanwhile).  Then the core's answer is the pool's.
+ * An allocation with placement flags, always from the core.  Cached blocks
+ * are free but hidden from the core: TOPDOWN, to find the highest block,
+ * drains every cache first when any holds a block; the others drain only
+ * when the core comes up short, so that -ENOMEM (for RANGE: in the range)
+ * is true.  While @pool->draining is set, no block enters a cache.
  */
 static s64 alloc_placed(struct buddy_pool *pool,
 			const struct buddy_core_req *req)
 {
+	bool drain_first = req->flags & BUDDY_CORE_ALLOC_TOPDOWN &&
+			   buddy_pool_cached_units(pool);
+	struct buddy_pool_pcp *pcp;
 	s64 off;
 
-	if (!buddy_pool_cached_units(pool)) {
+	if (!drain_first) {
 		spin_lock(&pool->lock);
 		off = pool->ops->alloc_req(pool->core, req);
 		spin_unlock(&pool->lock);
-		/* A block cached since the check is the one case to retry. */
 		if (off != -ENOMEM)
 			return off;
 	}
@@ -204,6 +207,12 @@ static s64 alloc_placed(struct buddy_pool *pool,
 	off = pool->ops->alloc_req(pool->core, req);
 	spin_unlock(&pool->lock);
 	atomic_dec(&pool->draining);
+	if (!drain_first) {
+		pcp = raw_cpu_ptr(pool->pcp);
+		spin_lock(&pcp->lock);
+		pcp->stats.drain_retries++;
+		spin_unlock(&pcp->lock);
+	}
 	return off;
 }
 
@@ -256,12 +265,14 @@ EXPORT_SYMBOL_GPL(buddy_pool_alloc);
  * @pool: the pool
  * @req: what to allocate and where (struct buddy_core_req)
  *
- * A request without flags is buddy_pool_alloc() of the order holding
- * @req->units.  Any flag sends it to the core, never to a cache: a cached
- * block has no place to choose from, and EXACT gives its tail back to the
- * core at once.  Cached blocks count as free (they are drained first when
- * there are any), so TOPDOWN finds the highest fitting block of the whole
- * pool, and with RANGE -ENOMEM means the range held no fitting free block.
+ * A request without flags, or with EXACT alone of a power of two, is
+ * buddy_pool_alloc() of the order holding @req->units.  Any other goes to
+ * the core, never to a cache: a cached block has no place to choose from,
+ * and EXACT gives its tail back to the core at once.  Cached blocks count
+ * as free: TOPDOWN drains the caches first when they hold any, so it finds
+ * the highest fitting block of the whole pool; the others drain them when
+ * the core comes up short, so that with RANGE -ENOMEM means the range held
+ * no fitting free block.
  *
  * Return: the block's offset in units, -ENOMEM, or -EINVAL for a request
  * buddy_core_req_bounds() refuses.  The block is freed with
@@ -278,7 +289,9 @@ s64 buddy_pool_alloc_req(struct buddy_pool *pool,
 	ret = buddy_core_req_bounds(req, pool->max_order, &order, &lo, &hi);
 	if (ret)
 		return ret;
-	if (!req->flags)
+	/* No flag, or EXACT of a power of two: a plain block, maybe cached. */
+	if (!(req->flags & ~BUDDY_CORE_ALLOC_EXACT) &&
+	    req->units == 1ULL << order)
 		return buddy_pool_alloc(pool, order, 0);
 	return alloc_placed(pool, req);
 }
@@ -333,12 +346,13 @@ EXPORT_SYMBOL_GPL(buddy_pool_free);
  * buddy_pool_free_extent() - free what buddy_pool_alloc_req() returned
  * @pool: the pool
  * @offset: its offset in units
- * @units: the units it kept: @req->units with BUDDY_CORE_ALLOC_EXACT, else
- *	the whole block's 2^order
+ * @units: the units it kept: the request's units with
+ *	BUDDY_CORE_ALLOC_EXACT, else the whole block's 2^order
  *
- * A power of two is one block, freed as buddy_pool_free() frees it (a
- * cached order into this CPU's cache).  Any other extent is the pieces an
- * EXACT allocation kept, which the core frees all or none of.
+ * A power of two is one block, freed as buddy_pool_free() frees it: a
+ * cached order goes into this CPU's cache, trusted like any cached free.
+ * Any other extent is the pieces an EXACT allocation kept, which the core
+ * checks and frees all or none of.
  *
  * Return: 0, or -EINVAL and nothing changed.
  */

@@ -33,15 +33,20 @@
  * drains everything.  A cached block is free: it counts in
  * buddy_pool_free_units(), not in buddy_pool_core_nr_free().
  *
+ * Placed allocations (buddy_pool_alloc_req() with TOPDOWN, RANGE or EXACT
+ * of other than a power of two) never use a cache: TOPDOWN drains every
+ * cache first when any holds a block, so that the highest block it finds
+ * is the pool's; the others drain and retry when the core comes up short.
+ *
  * Frees of cached orders trust the caller: the core validates a free only
  * when the block reaches it, so the caller must pass exactly a live block
  * this pool returned (buddy_mod.c checks its per-file ownership table
- * first).  With the caches off, every free goes to the core and is
- * validated there.
+ * first); so do buddy_pool_free_extent()s of a power of two.  With the
+ * caches off, every free goes to the core and is validated there.
  *
  * Cores plug in through struct buddy_core_ops: the pool allocates the
- * core's state and metadata in one kvmalloc() and calls alloc(), free()
- * and check() only under pool->lock, so a core needs no locking of its
+ * core's state and metadata in one kvmalloc() and calls alloc(),
+ * alloc_req(), free(), free_extent() and check() only under pool->lock, so a core needs no locking of its
  * own; free_units(), largest_order() and nr_free() it also calls without
  * the lock (a lockless reader accepts a value a moment old: the cores read
  * each field once).
@@ -108,7 +113,7 @@ struct buddy_pool_pcp {
 /**
  * struct buddy_pool - a core, its lock and its per-CPU caches
  * @ops: the core's operations
- * @core: the core, from @ops->create
+ * @core: the core's state, @ops->state_size bytes, then its metadata
  * @pcp: the per-CPU caches
  * @max_order: the pool holds 2^@max_order units
  * @cache_on: caches in use (buddy_pool_set_cache()); read without a lock

@@ -462,7 +462,9 @@ static void do_alloc(struct input *in, unsigned int var)
 	block = 1ULL << order;
 	if (flags & BUDDY_CORE_ALLOC_RANGE) {
 		lo = (req.start + block - 1) & ~(block - 1);
-		hi = req.end & ~(block - 1);
+		/* What is kept ends by req.end; EXACT's tail may pass it. */
+		hi = req.end < req.units ? 0 :
+		     ((req.end - req.units) & ~(block - 1)) + block;
 	}
 	want = policy_pick(order, lo, hi, flags & BUDDY_CORE_ALLOC_TOPDOWN);
 	ret = both_alloc(&req, use_req, order);
@@ -479,8 +481,8 @@ static void do_alloc(struct input *in, unsigned int var)
 	EXPECT((u64)ret + block <= units,
 	       "order %u: offset %lld past the pool", order, (long long)ret);
 	EXPECT(!(flags & BUDDY_CORE_ALLOC_RANGE) ||
-	       ((u64)ret >= req.start && (u64)ret + block <= req.end),
-	       "order %u: block at %lld outside [%llu, %llu)", order,
+	       ((u64)ret >= req.start && (u64)ret + req.units <= req.end),
+	       "order %u: block at %lld keeps units outside [%llu, %llu)", order,
 	       (long long)ret, (unsigned long long)req.start,
 	       (unsigned long long)req.end);
 	EXPECT(range_free((unsigned int)ret, 1U << order),

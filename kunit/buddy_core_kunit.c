@@ -923,6 +923,19 @@ static void exact_test(struct kunit *test)
 	/* A power of two with EXACT is the plain block. */
 	KUNIT_ASSERT_EQ(test, kp_alloc_req(p, 64, EXACT, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, kp_free(p, 0, 6), 0);
+	/*
+	 * RANGE with EXACT: the units kept end by the range's end; the rest
+	 * of their block may pass it, as it goes back at once.
+	 */
+	KUNIT_ASSERT_EQ(test, kp_alloc_req(p, 3, EXACT | RANGE, 0, 3), 0);
+	KUNIT_EXPECT_EQ(test, kp_alloc_req(p, 3, EXACT | RANGE | TOPDOWN, 4, 11), 4);
+	KUNIT_EXPECT_EQ(test, kp_alloc_req(p, 3, EXACT | RANGE, 8, 10), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, kp_alloc_req(p, 1, RANGE, 3, 4), 3);
+	KUNIT_EXPECT_EQ(test, kp_free_units(p), 64 - 7);
+	KUNIT_EXPECT_EQ(test, kp_free_extent(p, 0, 3), 0);
+	KUNIT_EXPECT_EQ(test, kp_free_extent(p, 4, 3), 0);
+	KUNIT_EXPECT_EQ(test, kp_free(p, 3, 0), 0);
+	KUNIT_EXPECT_EQ(test, kp_nr_free(p, 6), 1);
 	KUNIT_EXPECT_EQ(test, kp_check(p), 0);
 }
 
@@ -1445,7 +1458,8 @@ static void model_step(struct kunit *test, struct model *m)
 	if (flags & BUDDY_CORE_ALLOC_RANGE) {
 		model_range(m, &start, &end);
 		lo = round_up(start, block);
-		hi = round_down(end, block);
+		/* What is kept ends by @end; EXACT's tail may pass it. */
+		hi = end < units_req ? 0 : round_down(end - units_req, block) + block;
 	}
 	free_before = kp_free_units(m->bc);
 	if (flags & ~BUDDY_CORE_ALLOC_TOPDOWN || r & 0x400000)
@@ -1470,7 +1484,7 @@ static void model_step(struct kunit *test, struct model *m)
 	KUNIT_ASSERT_LE(test, (u64)ret + block, 1ULL << m->max_order);
 	if (flags & BUDDY_CORE_ALLOC_RANGE) {
 		KUNIT_ASSERT_GE(test, (u64)ret, start);
-		KUNIT_ASSERT_LE(test, (u64)ret + block, end);
+		KUNIT_ASSERT_LE(test, (u64)ret + units_req, end);
 	}
 	KUNIT_ASSERT_TRUE_MSG(test, window_free(m, ret, order),
 			      "block %lld order %u overlaps a live block", ret, order);

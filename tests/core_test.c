@@ -1767,7 +1767,8 @@ static bool model_alloc(struct model *m, const union core_state *before)
 	if (flags & BUDDY_CORE_ALLOC_RANGE) {
 		model_range(m, &start, &end);
 		lo = (start + block - 1) & ~(block - 1);
-		hi = end & ~(block - 1);
+		/* What is kept ends by @end; EXACT's tail may pass it. */
+		hi = end < units ? 0 : ((end - units) & ~(block - 1)) + block;
 	}
 	if (m->policy)
 		want = model_policy(m, order, lo, hi,
@@ -1796,9 +1797,9 @@ static bool model_alloc(struct model *m, const union core_state *before)
 	ASSERT((u64)ret + block <= m->units, "block %" PRId64 " past the pool",
 	       ret);
 	if (flags & BUDDY_CORE_ALLOC_RANGE)
-		ASSERT((u64)ret >= start && (u64)ret + block <= end,
-		       "block %" PRId64 " of %" PRIu64 " units outside [%" PRIu64
-		       ", %" PRIu64 ")", ret, block, start, end);
+		ASSERT((u64)ret >= start && (u64)ret + units <= end,
+		       "block %" PRId64 " keeping %" PRIu64 " units outside [%" PRIu64
+		       ", %" PRIu64 ")", ret, units, start, end);
 	ASSERT(window_free(m, ret, order), "block %" PRId64 " order %u overlaps a live one",
 	       ret, order);
 	/* EXACT takes exactly @units: the tail is free again at once. */

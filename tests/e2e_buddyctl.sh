@@ -7,7 +7,8 @@
 # process substitution).
 #
 #   - info, stats and buddyinfo, plain and --json, agree with debugfs;
-#   - `buddyctl alloc ... --hold` in the background (two of them), then
+#   - `buddyctl alloc ... --hold` in the background (two of them, the
+#     second with --exact, so one of its blocks is 3 units), then
 #     `buddyctl map` with one cell per unit: every cell of every held block
 #     shows its holder's letter, every other cell is free, the legend names
 #     each holder's pid, and the largest free block is the one INFO reports;
@@ -106,11 +107,12 @@ hold() {
 }
 
 sizes_a=(3 $((unit * 4)) $((unit * 2 + 1)))
-sizes_b=($((unit * 8)) "$unit")
+# The second holder's blocks are EXACT: 3 units less a byte takes 3 cells.
+sizes_b=($((unit * 8)) "$unit" $((unit * 3 - 1)))
 [ "$pool" -ge $((unit * 64)) ] && sizes_b+=($((pool / 8)))
 check "buddyctl alloc ${sizes_a[*]} --hold: holding" hold a "${sizes_a[@]}"
 pid_a=$holder_pid
-check "buddyctl alloc ${sizes_b[*]} --hold: holding" hold b "${sizes_b[@]}"
+check "buddyctl alloc --exact ${sizes_b[*]} --hold: holding" hold b --exact "${sizes_b[@]}"
 pid_b=$holder_pid
 check "the first holder printed one line per block" \
 	[ "$(grep -c '^alloc .* bytes: offset [0-9]*, block [0-9]* bytes$' "$tmp/a.out")" = ${#sizes_a[@]} ]

@@ -392,6 +392,16 @@ static int by_offset(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* The smallest power of two >= @n (at least 1; @n at most 2^63). */
+static unsigned long long pow2_above(unsigned long long n)
+{
+	unsigned long long p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 static int parse_blocks(struct view *v, char *text)
 {
 	char *p = text, *line;
@@ -407,8 +417,13 @@ static int parse_blocks(struct view *v, char *text)
 		if (sscanf(line, "%llu %llu %23s %ld %255s%n", &offset, &size, file, &tgid,
 			   comm_raw, &end) != 5 || line[end])
 			return fail(EXIT_FAIL, "%s/blocks: cannot parse \"%s\"", opt.debugfs, line);
-		if (size < v->unit_size || (size & (size - 1)) || (offset & (size - 1)) ||
-		    offset >= v->pool_size || size > v->pool_size - offset)
+		/*
+		 * A power of two aligned to itself, or an EXACT extent: whole
+		 * units, aligned to the power of two that holds it.
+		 */
+		if (size < v->unit_size || (size & (v->unit_size - 1)) ||
+		    offset >= v->pool_size || size > v->pool_size - offset ||
+		    (offset & (pow2_above(size) - 1)))
 			return fail(EXIT_FAIL, "%s/blocks: \"%s\" is not a block of the pool",
 				    opt.debugfs, line);
 		decode_comm(comm_raw, comm, sizeof(comm));

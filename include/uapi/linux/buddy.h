@@ -44,10 +44,13 @@ struct buddy_info {
  * They combine freely.
  *
  * BUDDY_ALLOC_TOPDOWN: the highest-addressed free block that fits, among the
- *	smallest order that fits (without it: the lowest-addressed).
+ *	smallest order that fits, cached free blocks included (without it, a
+ *	low one: the lowest, or a recently freed one from a per-CPU cache).
  * BUDDY_ALLOC_RANGE: the block lies entirely within [range_start, range_end)
- *	(bytes, unit-aligned, range_start < range_end <= pool_size).  ENOMEM
- *	then means that no fitting free block exists in the range.
+ *	(bytes, unit-aligned, range_start < range_end <= pool_size); with
+ *	BUDDY_ALLOC_EXACT, the extent [offset, offset + block_size) does, and
+ *	the rest of its power-of-two block, freed at once, may pass range_end.
+ *	ENOMEM then means that no fitting free block exists in the range.
  * BUDDY_ALLOC_EXACT: the smallest block holding size is taken and at once
  *	every part of it past round_up(size, unit_size) goes back to the pool;
  *	block_size is round_up(size, unit_size), and that extent is what
