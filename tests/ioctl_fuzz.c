@@ -7,10 +7,10 @@
  * flags (TOPDOWN, RANGE, EXACT, mixed, with ranges; sometimes an unknown
  * bit, a range without RANGE, a bad range, or a 32-byte struct or 40-byte
  * ops, which carry no range), FREE, INFO, BATCH (random op arrays, op_size
- * of either version or newer, flags), a random command number (right or wrong magic, random
- * nr, direction and _IOC_SIZE 0..256), any of those with the argument in
- * bad memory (NULL, a kernel address, an unmapped page, a read-only page,
- * or straddling into one), mmap (random offsets: a block's start, inside
+ * of either version or newer, flags), a random command number (right or
+ * wrong magic, random nr, direction and _IOC_SIZE 0..256), any of those
+ * with the argument in bad memory (NULL, a kernel address, an unmapped
+ * page, a read-only page, or straddling into one), mmap (random offsets: a block's start, inside
  * one, another file's, free, out of range, misaligned; random lengths,
  * prot and flags), munmap (whole, or a piece, which splits the VMA),
  * mremap (grow must fail, shrink, move), close, open (read-write or
@@ -35,11 +35,11 @@
  * the cores' rule puts it; ENOMEM is accepted only when the model has no
  * free aligned block of that size (in the range).  An EXACT block is its
  * extent: FREE, quotas, mmap (whole pages of it) and EXPORT (a whole number
- * of pages) go by it.  A block reads zero the first time it is mapped.  Periodically and at the end INFO (free_bytes, largest_free),
- * debugfs stats and blocks (every block with its file, and no other) and
- * the consistency checks of tests/e2e.h must agree with
- * the model; after closing everything the pool must be whole with
- * live_blocks 0.
+ * of pages) go by it.  A block reads zero the first time it is mapped.
+ * Periodically and at the end INFO (free_bytes, largest_free), debugfs
+ * stats and blocks (every block with its file, and no other) and the
+ * consistency checks of tests/e2e.h must agree with the model; after
+ * closing everything the pool must be whole with live_blocks 0.
  *
  *   ioctl_fuzz [--seconds S] [--iters N] [--seed N] [--verbose]
  *
