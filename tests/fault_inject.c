@@ -24,8 +24,9 @@
  *          failed once; later rounds are twofold, which a kvmalloc() above
  *          a page needs (its kmalloc try is quiet, then vmalloc).
  *   debugfs blocks (open and read: the cursor and seq_file's buffer),
- *   open, ALLOC (empty and busy table), FREE, INFO, BATCH (one op, four
- *          ops), mmap (address chosen by the kernel, and a fresh region, so
+ *   open, ALLOC (empty and busy table; EXACT, whose tail is freed at once;
+ *          RANGE|TOPDOWN), FREE, INFO, BATCH (one op: plain, and
+ *          EXACT|RANGE; four ops), mmap (address chosen by the kernel, and a fresh region, so
  *          that remap_pfn_range() allocates page tables), close, EXPORT,
  *          vgem's import of a DMA-BUF (our ->attach, ->map_dma_buf) and the
  *          DMA-BUF's mmap (a fresh region): an injected
@@ -831,26 +832,63 @@ static void sweep_open(int ctl, const char *call)
 	}
 }
 
+/* The block_size an ALLOC of @size with @flags gives: EXACT keeps the extent. */
+static __u64 kept_size(__u64 size, __u32 flags)
+{
+	if (flags & BUDDY_ALLOC_EXACT)
+		return (size + info.unit_size - 1) & ~(info.unit_size - 1);
+	return e2e_block_size(&info, size);
+}
+
 /*
- * ALLOC through @fd: size @size.  On success the block is freed again; the
- * state after must be the state before.
+ * Whether a block at @offset of @block_size is what the request asked for:
+ * aligned to the whole power-of-two block, inside its range with RANGE,
+ * and with placement flags at @want, where the same call without a fault
+ * put it (the caches drained, the same state gives the same block).
  */
-static void sweep_alloc(int ctl, int fd, __u64 size, const char *call)
+static bool placed_right(__u64 size, __u32 flags, __u64 range_start,
+			 __u64 range_end, __u64 offset, __u64 block_size,
+			 __u64 want)
+{
+	__u64 whole = e2e_block_size(&info, size);
+
+	if (block_size != kept_size(size, flags) || offset % whole ||
+	    offset + whole > info.pool_size)
+		return false;
+	if ((flags & BUDDY_ALLOC_RANGE) &&
+	    (offset < range_start || offset + whole > range_end))
+		return false;
+	return !flags || offset == want;
+}
+
+/*
+ * ALLOC through @fd of @req (size, flags, range).  On success the block is
+ * freed again; the state after must be the state before.
+ */
+static void sweep_alloc(int ctl, int fd, const struct buddy_alloc *req,
+			const char *call)
 {
 	struct e2e_snap before, after;
+	struct buddy_alloc a = *req;
 	struct kreport r;
 	unsigned int n;
 	bool done = false;
+	__u64 want;
+	int ret;
 
+	/* Where the call puts it with no fault, for a placed request. */
+	ret = buddy_ioctl(fd, BUDDY_IOC_ALLOC, &a);
+	if (!e2e_check(!ret, "%s: setup: ALLOC %llu flags %#x (%s)", call,
+		       (unsigned long long)req->size, req->flags, e2e_err(ret)))
+		return;
+	want = a.offset;
+	buddy_free(fd, a.offset);
 	for (n = 1; n <= max_n && !done; n++) {
-		struct buddy_alloc a;
 		bool fired;
-		int ret;
 
 		e2e_snap(ctl, &before);
 		kmsg_drain();
-		memset(&a, 0, sizeof(a));
-		a.size = size;
+		a = *req;
 		nth_arm(n);
 		ret = buddy_ioctl(fd, BUDDY_IOC_ALLOC, &a);
 		fired = nth_fired();
@@ -859,8 +897,8 @@ static void sweep_alloc(int ctl, int fd, __u64 size, const char *call)
 		if (!judge(call, n, fired, ret, &r, &before, ctl, &done))
 			continue;
 		e2e_snap(ctl, &after);
-		e2e_check(a.block_size == e2e_block_size(&info, size) &&
-			  a.offset % a.block_size == 0 &&
+		e2e_check(placed_right(req->size, req->flags, req->range_start,
+				       req->range_end, a.offset, a.block_size, want) &&
 			  after.info.free_bytes == before.info.free_bytes - a.block_size &&
 			  after.live_blocks == before.live_blocks + 1,
 			  "%s N=%u: the block is there (offset %llu size %llu, free %llu -> %llu)",
@@ -921,25 +959,33 @@ static int run_batch(int fd, struct buddy_batch_op *ops, unsigned int count,
 	return buddy_ioctl(fd, BUDDY_IOC_BATCH, b);
 }
 
-/* One ALLOC op in a batch: the failed op changes nothing, done 0. */
-static void sweep_batch1(int ctl, int fd, const char *call)
+/* One ALLOC op @tmpl in a batch: the failed op changes nothing, done 0. */
+static void sweep_batch1(int ctl, int fd, const struct buddy_batch_op *tmpl,
+			 const char *call)
 {
 	struct e2e_snap before, after;
-	struct buddy_batch_op op;
+	struct buddy_batch_op op = *tmpl;
 	struct buddy_batch b;
 	struct kreport r;
 	unsigned int n;
 	bool done = false;
+	__u64 want;
+	int ret;
 
+	/* Where the op puts it with no fault, for a placed one. */
+	ret = run_batch(fd, &op, 1, &b);
+	if (!e2e_check(!ret && b.done == 1, "%s: setup: BATCH[ALLOC %llu flags %#x] (%s, result %s)",
+		       call, (unsigned long long)tmpl->size, tmpl->flags, e2e_err(ret),
+		       e2e_err(op.result)))
+		return;
+	want = op.offset;
+	buddy_free(fd, op.offset);
 	for (n = 1; n <= max_n && !done; n++) {
 		bool fired;
-		int ret;
 
 		e2e_snap(ctl, &before);
 		kmsg_drain();
-		memset(&op, 0, sizeof(op));
-		op.op = BUDDY_BATCH_ALLOC;
-		op.size = info.unit_size;
+		op = *tmpl;
 		/* Filling in the header is userspace: the count starts at the ioctl. */
 		nth_arm(n);
 		ret = run_batch(fd, &op, 1, &b);
@@ -954,9 +1000,10 @@ static void sweep_batch1(int ctl, int fd, const char *call)
 			continue;
 		}
 		e2e_check(b.done == 1 && op.result == 0 &&
-			  op.block_size == info.unit_size,
-			  "%s N=%u: done 1, result 0 (%u, %s)", call, n, b.done,
-			  e2e_err(op.result));
+			  placed_right(tmpl->size, tmpl->flags, tmpl->range_start,
+				       tmpl->range_end, op.offset, op.block_size, want),
+			  "%s N=%u: done 1, result 0, the block in place (%u, %s, offset %llu size %llu)",
+			  call, n, b.done, e2e_err(op.result), op.offset, op.block_size);
 		ret = buddy_free(fd, op.offset);
 		e2e_snap(ctl, &after);
 		e2e_check(!ret && same_state(&before, &after),
@@ -1393,14 +1440,36 @@ static void sweep_pass(int ctl, const char *tag)
 	sweep_blocks(ctl, CALL("debugfs blocks"));
 	sweep_open(ctl, CALL("open"));
 	fd = buddy_open();
-	sweep_alloc(ctl, fd, u, CALL("ALLOC (empty table)"));
+	sweep_alloc(ctl, fd, &(struct buddy_alloc){ .size = u }, CALL("ALLOC (empty table)"));
 	other = buddy_open();
 	if (xalloc(other, u, &held))
 		return;
-	sweep_alloc(ctl, other, 3 * u, CALL("ALLOC (table in use)"));
+	sweep_alloc(ctl, other, &(struct buddy_alloc){ .size = 3 * u },
+		    CALL("ALLOC (table in use)"));
+	if (info.pool_size >= 16 * u) {
+		/* 5 units of a block of 8: the tail (2 + 1 units) is freed at once. */
+		sweep_alloc(ctl, other, &(struct buddy_alloc){
+				.size = 5 * u - 1, .flags = BUDDY_ALLOC_EXACT,
+			    }, CALL("ALLOC EXACT"));
+		sweep_alloc(ctl, other, &(struct buddy_alloc){
+				.size = 2 * u,
+				.flags = BUDDY_ALLOC_RANGE | BUDDY_ALLOC_TOPDOWN,
+				.range_start = info.pool_size / 4,
+				.range_end = info.pool_size / 2,
+			    }, CALL("ALLOC RANGE|TOPDOWN"));
+	}
 	if (!twofold)
 		sweep_free(ctl, fd, CALL("FREE"));
-	sweep_batch1(ctl, fd, CALL("BATCH[ALLOC]"));
+	sweep_batch1(ctl, fd, &(struct buddy_batch_op){
+			.op = BUDDY_BATCH_ALLOC, .size = u,
+		     }, CALL("BATCH[ALLOC]"));
+	if (info.pool_size >= 16 * u)
+		sweep_batch1(ctl, fd, &(struct buddy_batch_op){
+				.op = BUDDY_BATCH_ALLOC, .size = 3 * u,
+				.flags = BUDDY_ALLOC_EXACT | BUDDY_ALLOC_RANGE,
+				.range_start = info.pool_size / 2,
+				.range_end = info.pool_size,
+			     }, CALL("BATCH[ALLOC EXACT|RANGE]"));
 	sweep_batch4(ctl, fd, CALL("BATCH[4 ops]"));
 	if ((__u64)page_size >= u && info.pool_size >= 8 * (__u64)page_size) {
 		sweep_mmap(ctl, fd, false, CALL("mmap"));

@@ -3,11 +3,14 @@
  * ioctl_fuzz: a bounded random fuzzer of /dev/buddy's ioctls and mmap,
  * checked against a model of what every open file owns.
  *
- * Each step picks at random: ALLOC, FREE, INFO, BATCH (random op arrays,
- * op_size, flags), a random command number (right or wrong magic, random
- * nr, direction and _IOC_SIZE 0..256), any of those with the argument in
- * bad memory (NULL, a kernel address, an unmapped page, a read-only page,
- * or straddling into one), mmap (random offsets: a block's start, inside
+ * Each step picks at random: ALLOC and BATCH ALLOC ops with the placement
+ * flags (TOPDOWN, RANGE, EXACT, mixed, with ranges; sometimes an unknown
+ * bit, a range without RANGE, a bad range, or a 32-byte struct or 40-byte
+ * ops, which carry no range), FREE, INFO, BATCH (random op arrays, op_size
+ * of either version or newer, flags), a random command number (right or
+ * wrong magic, random nr, direction and _IOC_SIZE 0..256), any of those
+ * with the argument in bad memory (NULL, a kernel address, an unmapped
+ * page, a read-only page, or straddling into one), mmap (random offsets: a block's start, inside
  * one, another file's, free, out of range, misaligned; random lengths,
  * prot and flags), munmap (whole, or a piece, which splits the VMA),
  * mremap (grow must fail, shrink, move), close, open (read-write or
@@ -28,13 +31,15 @@
  * The model knows every live block (offset, size, owning open file
  * description, mappings), so it predicts each result: a failure must be
  * the right errno, a success must give a block that is aligned, in the
- * pool and free in the model; ENOMEM is accepted only when the model has no
- * free aligned block of that size.  A block reads zero the first time it
- * is mapped.  Periodically and at the end INFO (free_bytes, largest_free),
- * debugfs stats and blocks (every block with its file, and no other) and
- * the consistency checks of tests/e2e.h must agree with
- * the model; after closing everything the pool must be whole with
- * live_blocks 0.
+ * pool (in the range) and free in the model, and a placed one exactly where
+ * the cores' rule puts it; ENOMEM is accepted only when the model has no
+ * free aligned block of that size (in the range).  An EXACT block is its
+ * extent: FREE, quotas, mmap (whole pages of it) and EXPORT (a whole number
+ * of pages) go by it.  A block reads zero the first time it is mapped.
+ * Periodically and at the end INFO (free_bytes, largest_free), debugfs
+ * stats and blocks (every block with its file, and no other) and the
+ * consistency checks of tests/e2e.h must agree with the model; after
+ * closing everything the pool must be whole with live_blocks 0.
  *
  *   ioctl_fuzz [--seconds S] [--iters N] [--seed N] [--verbose]
  *
@@ -69,7 +74,12 @@
 #define NSLOTS		6
 #define MAX_FILES	48
 #define MAX_VMAS	64
-#define OP_SIZE		((unsigned int)sizeof(struct buddy_batch_op))	/* 40 */
+/* This kernel's struct buddy_batch_op (56 bytes); the first was 40, the least op_size. */
+#define OP_SIZE		((unsigned int)sizeof(struct buddy_batch_op))
+#define OP_V1_SIZE	40
+/* The first struct buddy_alloc, before the range fields. */
+#define ALLOC_V1_SIZE	32
+#define PLACE_FLAGS	(BUDDY_ALLOC_TOPDOWN | BUDDY_ALLOC_RANGE | BUDDY_ALLOC_EXACT)
 #define MAX_OPS		160
 #define SENTINEL	0x5a5a5a5a
 #define QUOTA_PARAM	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
@@ -145,6 +155,8 @@ static struct {
 	unsigned long calls, ok, err;
 } kstat[K_NR];
 static unsigned long batch_ops_run, recovered, zero_checked;
+/* Placed blocks at the model's offset, of them EXACT extents not a power of two; range ENOMEMs. */
+static unsigned long placed_checked, odd_extents, range_enomem;
 
 static void count(enum kind k, int ret)
 {
@@ -204,8 +216,13 @@ static struct {
 static __u64 exported_blocks, exported_bytes;
 static int drm = -1;
 
-/* Per unit: owning file + 1 (0: free); at a block's first unit, its order + 1. */
-static unsigned char *owner, *start;
+/*
+ * Per unit: owning file + 1 (0: free); at a block's first unit, its size in
+ * bytes (its block_size: with BUDDY_ALLOC_EXACT the extent, else a power of
+ * two), 0 elsewhere.
+ */
+static unsigned char *owner;
+static __u64 *start;
 static bool *mapped_once;
 static __u64 used_bytes, live_blocks;
 static __u64 quota;
@@ -235,14 +252,25 @@ static bool window_free(__u64 off, __u64 size)
 	return true;
 }
 
-static bool any_free_window(__u64 size)
+/* Is there a free aligned window of @size bytes in [@lo, @hi)? */
+static bool any_free_window(__u64 size, __u64 lo, __u64 hi)
 {
 	__u64 off;
 
-	for (off = 0; off + size <= info.pool_size; off += size)
+	for (off = (lo + size - 1) / size * size; off + size <= hi; off += size)
 		if (window_free(off, size))
 			return true;
 	return false;
+}
+
+/*
+ * A free block of the core's: a free aligned window whose buddy is not all
+ * free (the core has coalesced every pair that is), or the whole pool.
+ */
+static bool free_block_at(__u64 off, __u64 size)
+{
+	return window_free(off, size) &&
+	       (size == info.pool_size || !window_free(off ^ size, size));
 }
 
 static __u64 model_largest(void)
@@ -250,13 +278,13 @@ static __u64 model_largest(void)
 	int o;
 
 	for (o = max_order; o >= 0; o--)
-		if (any_free_window(bsize(o)))
+		if (any_free_window(bsize(o), 0, info.pool_size))
 			return bsize(o);
 	return 0;
 }
 
-/* The block of @file starting at @off, as its order + 1, else 0. */
-static unsigned int block_at(int file, __u64 off)
+/* The size in bytes of the block of @file starting at @off, else 0. */
+static __u64 block_at(int file, __u64 off)
 {
 	__u64 u;
 
@@ -284,7 +312,7 @@ static void model_add(int file, __u64 off, __u64 size)
 
 	for (u = first; u < first + n; u++)
 		owner[u] = file + 1;
-	start[first] = order_for(size) + 1;
+	start[first] = size;
 	mapped_once[first] = false;
 	files[file].bytes += size;
 	used_bytes += size;
@@ -293,7 +321,7 @@ static void model_add(int file, __u64 off, __u64 size)
 
 static void model_del(__u64 off)
 {
-	__u64 u, first = off >> unit_shift, size = bsize(start[first] - 1);
+	__u64 u, first = off >> unit_shift, size = start[first];
 	int file = owner[first] - 1;
 
 	for (u = first; u < first + (size >> unit_shift); u++)
@@ -478,19 +506,20 @@ static int dslot_any(void)
 static int export_predict(int file, __u64 off, __u32 fd_flags, __u64 flags)
 {
 	__u32 access = fd_flags & O_ACCMODE;
-	unsigned int o;
+	__u64 bytes;
 
 	if (flags || fd_flags & ~(O_ACCMODE | O_CLOEXEC) ||
 	    (access != O_RDONLY && access != O_RDWR))
 		return -EINVAL;
 	if (access == O_RDWR && files[file].rdonly)
 		return -EACCES;
-	o = block_at(file, off);
-	if (!o)
+	bytes = block_at(file, off);
+	if (!bytes)
 		return -EINVAL;
 	if (block_mapped(file, off))
 		return -EBUSY;
-	if (bsize(o - 1) < (__u64)psz)
+	/* Whole pages only: an EXACT extent may end inside one. */
+	if (bytes < (__u64)psz || bytes % psz)
 		return -EINVAL;
 	return 0;
 }
@@ -498,7 +527,7 @@ static int export_predict(int file, __u64 off, __u32 fd_flags, __u64 flags)
 /* A successful EXPORT: the block is the DMA-BUF's, @fd its descriptor. */
 static void export_learn(int file, __u64 off, int fd, bool rdonly, const char *what)
 {
-	__u64 u, first = off >> unit_shift, size = bsize(start[first] - 1);
+	__u64 u, first = off >> unit_shift, size = start[first];
 	int d, s = dslot_free();
 
 	for (d = 0; d < NDBUFS && dbufs[d].used; d++)
@@ -675,12 +704,83 @@ static void fill(struct arena *a, const struct uptr *u, const void *src, size_t 
 /* ---------------------------------------------------------------------- */
 /* predictions */
 
-/* What one ALLOC does to @file, short of the core: 0 means "the core decides". */
-static int alloc_precheck(int file, __u64 size, __u32 flags, __u32 pad)
+/* The power-of-two block an ALLOC of @size takes, in bytes. */
+static __u64 block_for(__u64 size)
 {
-	if (!size || size > info.pool_size || pad || flags)
+	return bsize(order_for(size));
+}
+
+/* What the file holds after it: with EXACT the extent, else the block. */
+static __u64 kept_for(const struct buddy_alloc *a)
+{
+	if (a->flags & BUDDY_ALLOC_EXACT)
+		return (a->size + info.unit_size - 1) & ~(info.unit_size - 1);
+	return block_for(a->size);
+}
+
+/*
+ * Where the block may lie: [*@lo, *@hi), the range rounded inward to the
+ * block's alignment (buddy_core_req_bounds()), the pool without RANGE.
+ */
+static void alloc_bounds(const struct buddy_alloc *a, __u64 *lo, __u64 *hi)
+{
+	__u64 b = block_for(a->size);
+
+	*lo = 0;
+	*hi = info.pool_size;
+	if (a->flags & BUDDY_ALLOC_RANGE) {
+		*lo = (a->range_start + b - 1) / b * b;
+		*hi = a->range_end / b * b;
+	}
+}
+
+/*
+ * The offset an ALLOC with placement flags gets, UINT64_MAX for -ENOMEM.
+ * It drains the per-CPU caches first, so the core's free blocks are the
+ * model's (free_block_at()), and the cores' rule decides: among the orders
+ * that fit, from the smallest up, the first with a free block meeting
+ * [lo, hi) gives its lowest such block (TOPDOWN: highest), and the block
+ * taken is the part of it at lo's end (TOPDOWN: at hi's).
+ */
+static __u64 model_place(const struct buddy_alloc *a)
+{
+	bool top = a->flags & BUDDY_ALLOC_TOPDOWN;
+	__u64 b = block_for(a->size), lo, hi, fb, first, last, at;
+
+	alloc_bounds(a, &lo, &hi);
+	if (lo >= hi)
+		return UINT64_MAX;
+	for (fb = b; fb <= info.pool_size; fb <<= 1) {
+		first = lo / fb * fb;
+		last = (hi - 1) / fb * fb;
+		for (at = top ? last : first;; at = top ? at - fb : at + fb) {
+			if (free_block_at(at, fb)) {
+				if (top)
+					return (at + fb < hi ? at + fb : hi) - b;
+				return at > lo ? at : lo;
+			}
+			if (at == (top ? first : last))
+				break;
+		}
+	}
+	return UINT64_MAX;
+}
+
+/* What one ALLOC does to @file, short of the core: 0 means "the core decides". */
+static int alloc_precheck(int file, const struct buddy_alloc *a)
+{
+	__u64 unit_mask = info.unit_size - 1;
+
+	if (!a->size || a->size > info.pool_size || a->pad || a->flags & ~PLACE_FLAGS)
 		return -EINVAL;
-	if (quota && files[file].bytes + bsize(order_for(size)) > quota)
+	if (a->flags & BUDDY_ALLOC_RANGE) {
+		if (a->range_start >= a->range_end || a->range_end > info.pool_size ||
+		    (a->range_start | a->range_end) & unit_mask)
+			return -EINVAL;
+	} else if (a->range_start || a->range_end) {
+		return -EINVAL;
+	}
+	if (quota && files[file].bytes + kept_for(a) > quota)
 		return -EDQUOT;
 	return 0;
 }
@@ -696,39 +796,58 @@ static int free_predict(int file, __u64 off, __u32 flags, __u32 pad)
 	return 0;
 }
 
-/* A successful ALLOC's block: check it and add it. */
-static void alloc_learn(int file, __u64 size, __u64 off, __u64 bs, const char *what)
+/*
+ * A successful ALLOC's block: check it and add it.  Without flags any free
+ * aligned block will do (a per-CPU cache may give it); with them, the one
+ * model_place() names.
+ */
+static void alloc_learn(int file, const struct buddy_alloc *a, __u64 off, __u64 bs,
+			const char *what)
 {
-	__u64 want = bsize(order_for(size));
+	__u64 want = kept_for(a), b = block_for(a->size), lo, hi;
+	__u64 place = a->flags ? model_place(a) : off;
 
-	if (!expect(bs == want && off % want == 0 && off + want <= info.pool_size &&
-		    window_free(off, want),
-		    "%s: block offset %llu size %llu for %llu bytes: aligned, in the pool, free in the model (want size %llu)",
-		    what, (unsigned long long)off, (unsigned long long)bs,
-		    (unsigned long long)size, (unsigned long long)want))
+	alloc_bounds(a, &lo, &hi);
+	if (!expect(bs == want && off % b == 0 && off >= lo && off < hi && off + b <= hi &&
+		    window_free(off, want) && off == place,
+		    "%s: ALLOC %llu flags %#x range [%llu, %llu): block offset %llu size %llu: want size %llu, aligned to %llu, in [%llu, %llu), free in the model, at %llu",
+		    what, (unsigned long long)a->size, a->flags,
+		    (unsigned long long)a->range_start, (unsigned long long)a->range_end,
+		    (unsigned long long)off, (unsigned long long)bs,
+		    (unsigned long long)want, (unsigned long long)b,
+		    (unsigned long long)lo, (unsigned long long)hi,
+		    (unsigned long long)place))
 		return;
+	if (a->flags) {
+		placed_checked++;
+		odd_extents += (want & (want - 1)) != 0;
+	}
 	model_add(file, off, want);
 }
 
-static void enomem_check(__u64 size, const char *what)
+static void enomem_check(const struct buddy_alloc *a, const char *what)
 {
-	__u64 bs = bsize(order_for(size));
+	__u64 bs = block_for(a->size), lo, hi;
 
-	expect(!any_free_window(bs),
-	       "%s: -ENOMEM for %llu bytes though the model has a free aligned %llu-byte block",
-	       what, (unsigned long long)size, (unsigned long long)bs);
+	alloc_bounds(a, &lo, &hi);
+	range_enomem += (a->flags & BUDDY_ALLOC_RANGE) != 0;
+	expect(!any_free_window(bs, lo, hi),
+	       "%s: -ENOMEM for %llu bytes (flags %#x) though the model has a free aligned %llu-byte block in [%llu, %llu)",
+	       what, (unsigned long long)a->size, a->flags, (unsigned long long)bs,
+	       (unsigned long long)lo, (unsigned long long)hi);
 }
 
 /*
  * An ALLOC succeeded but its offset did not reach us (a short struct):
  * find the block by freeing each free aligned window of its size.
  */
-static void recover_block(int s, __u64 size)
+static void recover_block(int s, const struct buddy_alloc *a)
 {
-	__u64 bs = bsize(order_for(size)), off;
+	__u64 bs = block_for(a->size), keep = kept_for(a), off, lo, hi;
 
-	for (off = 0; off + bs <= info.pool_size; off += bs) {
-		if (!window_free(off, bs))
+	alloc_bounds(a, &lo, &hi);
+	for (off = lo; off + bs <= hi; off += bs) {
+		if (!window_free(off, keep))
 			continue;
 		if (buddy_free(slots[s].fd, off) == 0) {
 			recovered++;
@@ -736,8 +855,8 @@ static void recover_block(int s, __u64 size)
 			return;
 		}
 	}
-	expect(false, "a block allocated through a short struct (%llu bytes) was not found",
-	       (unsigned long long)size);
+	expect(false, "a block allocated through a short struct (%llu bytes, flags %#x) was not found",
+	       (unsigned long long)a->size, a->flags);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -804,15 +923,92 @@ static __u64 rand_offset(int file, bool page_multiple)
 	return off;
 }
 
+/* A random range of units: anywhere, or a few blocks' worth, aligned. */
+static void rand_range(__u64 *range_start, __u64 *range_end)
+{
+	__u64 first, n;
+
+	if (chance(50)) {
+		first = rnd(nunits);
+		n = 1 + rnd(nunits - first);
+	} else {
+		n = 1ULL << rnd(max_order + 1);
+		first = rnd(nunits / n) * n;
+		n *= 1 + rnd(4);
+		if (first + n > nunits)
+			n = nunits - first;
+	}
+	*range_start = first << unit_shift;
+	*range_end = (first + n) << unit_shift;
+}
+
+/*
+ * An ALLOC's placement: mostly valid (no flags a third of the time, else
+ * any mix of TOPDOWN, RANGE and EXACT, a range with RANGE), sometimes
+ * not: an unknown bit, range fields without RANGE, and with it a range
+ * that is empty, reversed, not unit-aligned, past the pool or all zero
+ * (what a 32-byte caller passes).
+ */
+static void rand_placement(__u32 *flags, __u64 *range_start, __u64 *range_end)
+{
+	*flags = chance(35) ? 0 : 1 + rnd(PLACE_FLAGS);
+	*range_start = 0;
+	*range_end = 0;
+	if (*flags & BUDDY_ALLOC_RANGE)
+		rand_range(range_start, range_end);
+	if (!chance(8))
+		return;
+	switch (rnd(6)) {
+	case 0:
+		*flags |= 1U << (3 + rnd(29));
+		break;
+	case 1:
+		*flags &= ~BUDDY_ALLOC_RANGE;
+		if (chance(50))
+			*range_start = info.unit_size * rnd(nunits);
+		*range_end = info.unit_size * (1 + rnd(nunits));
+		break;
+	case 2:
+		*flags |= BUDDY_ALLOC_RANGE;
+		rand_range(range_start, range_end);
+		if (chance(50))
+			*range_start = *range_end;
+		else
+			*range_end = *range_start;
+		break;
+	case 3:
+		*flags |= BUDDY_ALLOC_RANGE;
+		rand_range(range_start, range_end);
+		if (chance(50))
+			*range_start += 1 + rnd(info.unit_size - 1);
+		else
+			*range_end -= 1 + rnd(info.unit_size - 1);
+		break;
+	case 4:
+		*flags |= BUDDY_ALLOC_RANGE;
+		rand_range(range_start, range_end);
+		*range_end = chance(50) ? info.pool_size + info.unit_size * (1 + rnd(4)) :
+					  UINT64_MAX - rnd(2) * (info.unit_size - 1);
+		break;
+	default:
+		*flags |= BUDDY_ALLOC_RANGE;
+		*range_start = 0;
+		*range_end = 0;
+	}
+}
+
 static void rand_op(int file, struct buddy_batch_op *op)
 {
 	memset(op, 0, sizeof(*op));
 	if (chance(55)) {
 		op->op = BUDDY_BATCH_ALLOC;
 		op->size = rand_size();
+		rand_placement(&op->flags, &op->range_start, &op->range_end);
 	} else if (chance(93)) {
 		op->op = BUDDY_BATCH_FREE;
 		op->offset = rand_offset(file, false);
+		if (chance(3))
+			rand_range(&op->range_start, &op->range_end);
 	} else {
 		op->op = rnd(6);
 		op->size = rand_size();
@@ -837,6 +1033,14 @@ struct batch_case {
 	unsigned int tail_pos[MAX_OPS];	/* where, past OP_SIZE */
 };
 
+/* Op @i as the kernel reads it: the caller's op_size of it, zeros past. */
+static void batch_op_sent(const struct batch_case *bc, unsigned int i,
+			  struct buddy_batch_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	memcpy(op, &bc->op[i], bc->op_size < OP_SIZE ? bc->op_size : OP_SIZE);
+}
+
 /* Lay the ops out with @op_size strides; tails zero unless marked. */
 static void batch_write(struct batch_case *bc)
 {
@@ -855,15 +1059,18 @@ static void batch_write(struct batch_case *bc)
 	fill(&ops_arena, &bc->ops, buf, len);
 }
 
+/* What op @i holds now, as far as its op_size goes (zeros past). */
 static void batch_read(struct batch_case *bc, unsigned int i, struct buddy_batch_op *op)
 {
-	memcpy(op, bc->ops.p + (size_t)i * bc->op_size, OP_SIZE);
+	memset(op, 0, sizeof(*op));
+	memcpy(op, bc->ops.p + (size_t)i * bc->op_size,
+	       bc->op_size < OP_SIZE ? bc->op_size : OP_SIZE);
 }
 
 static bool batch_header_bad(const struct buddy_batch *hdr)
 {
 	return hdr->flags || hdr->done || hdr->count > BUDDY_BATCH_MAX ||
-	       hdr->op_size < OP_SIZE || hdr->op_size > (unsigned int)psz;
+	       hdr->op_size < OP_V1_SIZE || hdr->op_size > (unsigned int)psz;
 }
 
 /* Whether the kernel wrote any op's result. */
@@ -872,7 +1079,7 @@ static bool batch_touched(struct batch_case *bc)
 	struct buddy_batch_op got;
 	unsigned int i;
 
-	if (bc->op_size < OP_SIZE)
+	if (bc->op_size < OP_V1_SIZE)
 		return false;
 	for (i = 0; i < bc->nops; i++) {
 		if (!we_can_read(&bc->ops, ((size_t)i + 1) * bc->op_size))
@@ -886,9 +1093,10 @@ static bool batch_touched(struct batch_case *bc)
 
 /*
  * After a BATCH with header @hdr (as the kernel saw it) returned @ret:
- * replay the kernel's loop against the model, taking each ALLOC's outcome
- * (success or -ENOMEM) from the op's result.  Returns what the handler
- * should have returned, and sets *@done.
+ * replay the kernel's loop against the model, taking each plain ALLOC's
+ * outcome (success or -ENOMEM) from the op's result; a placed one's the
+ * model predicts.  Returns what the handler should have returned, and sets
+ * *@done.
  */
 static int batch_replay(int s, const struct buddy_batch *hdr, struct batch_case *bc,
 			unsigned int *done, const char *what)
@@ -900,12 +1108,13 @@ static int batch_replay(int s, const struct buddy_batch *hdr, struct batch_case 
 		return -EINVAL;
 	for (i = 0; i < hdr->count; i++) {
 		size_t at = (size_t)i * hdr->op_size;
+		/* What the kernel reads of each op, and writes back. */
 		size_t in = hdr->op_size < OP_SIZE ? hdr->op_size : OP_SIZE;
 		struct buddy_batch_op op, got;
-		bool known = !bc->tail_nonzero[i], delivered;
+		bool known = !bc->tail_nonzero[i];
 		int res;
 
-		/* Where the kernel faults: the op, its tail, its result. */
+		/* Where the kernel faults: the op, its tail, its write-back. */
 		*done = i;
 		if (!bc->ops.access_ok || at + in > bc->ops.readable)
 			return -EFAULT;
@@ -914,66 +1123,57 @@ static int batch_replay(int s, const struct buddy_batch *hdr, struct batch_case 
 		    !(i < bc->nops && bc->tail_nonzero[i] &&
 		      at + OP_SIZE + bc->tail_pos[i] < bc->ops.readable))
 			return -EFAULT;
-		if (at + 36 > bc->ops.writable)
+		/*
+		 * The op is written back once before it runs: if that faults
+		 * nothing is done, and if not, the result's write-back cannot.
+		 */
+		if (at + in > bc->ops.writable)
 			return -EFAULT;
 		if (i >= bc->nops) {
 			/* Past what we wrote: zeros, an invalid op (op 0). */
 			return expect(false, "%s: batch ran past the ops written", what),
 			       -EFAULT;
 		}
-		op = bc->op[i];
-		delivered = at + OP_SIZE <= bc->ops.writable;
+		batch_op_sent(bc, i, &op);
 		batch_read(bc, i, &got);
 		batch_ops_run++;
 		if (op.pad || !known) {
 			res = -EINVAL;
 		} else if (op.op == BUDDY_BATCH_ALLOC) {
-			res = alloc_precheck(file, op.size, op.flags, 0);
+			struct buddy_alloc a = {
+				.size = op.size, .flags = op.flags,
+				.range_start = op.range_start, .range_end = op.range_end,
+			};
+
+			res = alloc_precheck(file, &a);
 			if (!res) {
 				/* The core decided: the op's result says how. */
-				if (!delivered)
-					return -EFAULT;	/* undone: no change */
 				if (got.result == 0) {
-					alloc_learn(file, op.size, got.offset,
-						    got.block_size, what);
+					alloc_learn(file, &a, got.offset, got.block_size, what);
 					pass();
 					continue;
 				}
 				expect(got.result == -ENOMEM,
-				       "%s: op %u ALLOC %llu: result %s, want 0 or -ENOMEM",
-				       what, i, (unsigned long long)op.size,
+				       "%s: op %u ALLOC %llu flags %#x: result %s, want 0 or -ENOMEM",
+				       what, i, (unsigned long long)op.size, op.flags,
 				       e2e_err(got.result));
-				enomem_check(op.size, what);
+				enomem_check(&a, what);
 				*done = i;
 				return 0;
 			}
 		} else if (op.op == BUDDY_BATCH_FREE) {
-			res = op.size || op.block_size ? -EINVAL :
-			      free_predict(file, op.offset, op.flags, 0);
-			if (!res && !delivered) {
-				/*
-				 * uapi: on -EFAULT "the operation in hand is
-				 * not done, or undone".  Free it ourselves: 0
-				 * says the batch had not.
-				 */
-				int again = buddy_free(slots[s].fd, op.offset);
-
-				expect(again == 0, "%s: op %u FREE of %llu took effect though the op could not be written back (-EFAULT): the op in hand should be not done or undone",
-				       what, i, (unsigned long long)op.offset);
-				model_del(op.offset);
-				return -EFAULT;
-			}
+			res = op.size || op.block_size || op.range_start || op.range_end ?
+			      -EINVAL : free_predict(file, op.offset, op.flags, 0);
 			if (!res)
 				model_del(op.offset);
 		} else {
 			res = -EINVAL;
 		}
-		if (!delivered)
-			return -EFAULT;
-		expect(got.result == res, "%s: op %u (op %u size %llu offset %llu flags %#x pad %u%s): result %s, want %s",
+		expect(got.result == res, "%s: op %u (op %u size %llu offset %llu flags %#x pad %u range [%llu, %llu) op_size %u%s): result %s, want %s",
 		       what, i, op.op, (unsigned long long)op.size,
 		       (unsigned long long)op.offset, op.flags, op.pad,
-		       known ? "" : ", tail not zero", e2e_err(got.result),
+		       (unsigned long long)op.range_start, (unsigned long long)op.range_end,
+		       hdr->op_size, known ? "" : ", tail not zero", e2e_err(got.result),
 		       e2e_err(res));
 		if (res) {
 			*done = i;
@@ -990,7 +1190,7 @@ static void batch_untouched(struct batch_case *bc, unsigned int from, const char
 	struct buddy_batch_op got;
 	unsigned int i;
 
-	if (bc->op_size < OP_SIZE)
+	if (bc->op_size < OP_V1_SIZE)
 		return;
 	for (i = from; i < bc->nops; i++) {
 		if (!we_can_read(&bc->ops, ((size_t)i + 1) * bc->op_size))
@@ -1135,18 +1335,19 @@ static void run_ioctl(struct ioc_case *c, enum kind k)
 		struct buddy_alloc *a = (struct buddy_alloc *)kdata, got;
 		bool out_ok = usize <= u.writable;
 
-		pre = alloc_precheck(file, a->size, a->flags, a->pad);
+		pre = alloc_precheck(file, a);
 		if (pre) {
 			/* A struct it cannot write back may fail first. */
 			expect(ret == pre || (!out_ok && ret == -EFAULT),
-			       "%s: ALLOC size %llu flags %#x pad %u: %s, want %s",
+			       "%s: ALLOC size %llu flags %#x pad %u range [%llu, %llu): %s, want %s",
 			       what, (unsigned long long)a->size, a->flags, a->pad,
-			       e2e_err(ret), e2e_err(pre));
+			       (unsigned long long)a->range_start,
+			       (unsigned long long)a->range_end, e2e_err(ret), e2e_err(pre));
 			return;
 		}
 		if (ret == -ENOMEM) {
 			pass();
-			enomem_check(a->size, what);
+			enomem_check(a, what);
 			return;
 		}
 		if (!out_ok) {
@@ -1163,12 +1364,11 @@ static void run_ioctl(struct ioc_case *c, enum kind k)
 		for (i = ksize; i < usize; i++)
 			expect(!u.p[i], "%s: byte %u past the struct not cleared", what, i);
 		if (usize >= offsetof(struct buddy_alloc, block_size) + 8)
-			alloc_learn(file, a->size, got.offset, got.block_size, what);
+			alloc_learn(file, a, got.offset, got.block_size, what);
 		else if (usize >= offsetof(struct buddy_alloc, offset) + 8)
-			alloc_learn(file, a->size, got.offset,
-				    bsize(order_for(a->size)), what);
+			alloc_learn(file, a, got.offset, kept_for(a), what);
 		else
-			recover_block(s, a->size);
+			recover_block(s, a);
 		return;
 	}
 	case 2: {		/* FREE */
@@ -1270,6 +1470,7 @@ static void gen_alloc(struct ioc_case *c)
 {
 	struct buddy_alloc a = { .size = rand_size() };
 
+	rand_placement(&a.flags, &a.range_start, &a.range_end);
 	if (chance(4))
 		a.flags = 1U << rnd(32);
 	if (chance(4))
@@ -1277,6 +1478,9 @@ static void gen_alloc(struct ioc_case *c)
 	if (chance(5))
 		a.offset = e2e_rand();	/* output fields: ignored on input */
 	c->cmd = BUDDY_IOC_ALLOC;
+	/* A first-version caller: the kernel reads the range as zero. */
+	if (chance(6))
+		c->cmd = _IOC(_IOC_READ | _IOC_WRITE, BUDDY_IOC_MAGIC, 1, ALLOC_V1_SIZE);
 	memcpy(c->arg, &a, sizeof(a));
 }
 
@@ -1324,10 +1528,16 @@ static void gen_batch(struct ioc_case *c)
 		bc->op_size = OP_SIZE + 8 * (1 + rnd(4));	/* newer caller */
 		break;
 	case 1:
-		bc->op_size = OP_SIZE - 8 * (1 + rnd(4));	/* too small */
+		bc->op_size = OP_V1_SIZE - 8 * (1 + rnd(4));	/* too small */
 		break;
 	case 2:
 		bc->op_size = psz + 8;			/* too large */
+		break;
+	case 3: case 4: case 5:
+		bc->op_size = OP_V1_SIZE;		/* first-version caller */
+		break;
+	case 6:
+		bc->op_size = OP_V1_SIZE + 8;		/* range_start only */
 		break;
 	default:
 		bc->op_size = OP_SIZE;
@@ -1496,8 +1706,7 @@ static const int other_flags[] = {
 static void step_mmap(void)
 {
 	int s = slot_any(), f, prot, flags, want_err[8], nwant = 0, ret, i;
-	__u64 off, bs = 0;
-	unsigned int o;
+	__u64 off, bs;
 	size_t len, rlen;
 	char *want_addr = NULL, *p;
 	struct mvma *v;
@@ -1507,9 +1716,8 @@ static void step_mmap(void)
 		return;
 	f = slots[s].file;
 	off = rand_offset(f, true);
-	o = block_at(f, off);
-	if (o)
-		bs = bsize(o - 1);
+	/* An EXACT block maps only whole pages of its extent: rlen <= bs. */
+	bs = block_at(f, off);
 	switch (rnd(8)) {
 	case 0: case 1: case 2:
 		len = bs ? bs : (size_t)psz;
@@ -1544,7 +1752,7 @@ static void step_mmap(void)
 		want_err[nwant++] = ENOMEM;
 		want_err[nwant++] = EOVERFLOW;
 	}
-	if (off & (psz - 1) || off >= info.pool_size || !o || bs < (__u64)psz ||
+	if (off & (psz - 1) || off >= info.pool_size || !bs || bs < (__u64)psz ||
 	    rlen > bs || (flags & MAP_TYPE) == MAP_PRIVATE)
 		want_err[nwant++] = EINVAL;
 	if (off >= info.pool_size && nwant < 3)
@@ -2057,7 +2265,7 @@ static void blocks_check(const char *phase)
 		if (good && !exported)
 			good = sscanf(file, "%llu", &id) == 1;
 		u = good ? off >> unit_shift : 0;
-		good = good && start[u] && bsize(start[u] - 1) == bytes &&
+		good = good && start[u] == bytes &&
 		       exported == (owner[u] == EXPORTED);
 		if (!good) {
 			expect(false, "%s: debugfs blocks: \"%s\" is no block of the model", phase,
@@ -2322,7 +2530,7 @@ int main(int argc, char **argv)
 	max_order = info.max_order;
 	nunits = info.pool_size >> unit_shift;
 	owner = calloc(nunits, 1);
-	start = calloc(nunits, 1);
+	start = calloc(nunits, sizeof(*start));
 	mapped_once = calloc(nunits, sizeof(bool));
 	if (e2e_read_file(QUOTA_PARAM, buf, sizeof(buf)) > 0)
 		quota0 = strtoull(buf, NULL, 10);
@@ -2410,5 +2618,7 @@ int main(int argc, char **argv)
 			 kstat[i].calls, kstat[i].ok, kstat[i].err);
 	e2e_diag("batch ops run %lu; blocks found after a short-struct ALLOC %lu; first mappings checked zero %lu",
 		 batch_ops_run, recovered, zero_checked);
+	e2e_diag("placed blocks at the model's offset %lu (EXACT extents not a power of two %lu); ENOMEM in a range %lu",
+		 placed_checked, odd_extents, range_enomem);
 	return e2e_done();
 }

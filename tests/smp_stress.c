@@ -11,9 +11,11 @@
  * (1 .. procs * threads), and its own open file, which it opens and closes
  * at random.  In between it allocates blocks of random sizes (single ioctls
  * and batches; mostly a few units, one in 16 a sixteenth to a quarter of the
- * pool, so the pool fills and allocations meet ENOMEM), maps most of those
- * of at least a page (few of those above 4 MiB) and stamps every 64-bit word
- * of them with its identity (gid, a per-block sequence number, the word's
+ * pool, so the pool fills and allocations meet ENOMEM; half of them with
+ * placement flags: TOPDOWN, RANGE within a random part of the pool, EXACT,
+ * in any mix), maps most of those of at least a page (few of those above
+ * 4 MiB; of an EXACT block, the whole pages of its extent) and stamps every
+ * 64-bit word of them with its identity (gid, a per-block sequence number, the word's
  * index), verifies the stamp, unmaps and maps again, frees (single ioctls
  * and batches), tries frees that must fail (EBUSY while mapped, EINVAL for
  * an offset it does not own), reads BUDDY_IOC_INFO and debugfs blocks (every
@@ -33,9 +35,11 @@
  * Ownership is checked two ways:
  *  - a map, one word per unit of the pool, in a MAP_SHARED anonymous region
  *    all processes share: right after an allocation the thread claims each
- *    unit of the block with a compare-and-swap from 0 to its gid, and right
- *    before it gives the block back (free, close) it releases them.  A unit
- *    already claimed means the kernel handed one block to two owners.
+ *    unit of the block (of an EXACT one, its extent: block_size bytes, the
+ *    tail is free for others at once) with a compare-and-swap from 0 to its
+ *    gid, and right before it gives the block back (free, close) it
+ *    releases them.  A unit already claimed means the kernel handed one
+ *    block to two owners.
  *  - the stamps: a fresh block must read as zero, and a block's stamp must
  *    be intact whenever it is verified (before every free and unmap, on
  *    every map, at random).  A stranger's stamp names the intruder.
@@ -93,7 +97,8 @@ enum op_kind {
 	OP_BATCH_ALLOC, OP_BATCH_ALLOC_OPS, OP_FREE, OP_BATCH_FREE,
 	OP_BATCH_FREE_OPS, OP_MMAP, OP_MUNMAP, OP_VERIFY, OP_BUSY_FREE,
 	OP_BOGUS_FREE, OP_INFO, OP_BLOCKS, OP_EXPORT, OP_DBUF_TAKE,
-	OP_DBUF_PASS, OP_DBUF_CLOSE, OP_KINDS
+	OP_DBUF_PASS, OP_DBUF_CLOSE, OP_PLACED_TOPDOWN, OP_PLACED_RANGE,
+	OP_PLACED_EXACT, OP_KINDS
 };
 
 static const char * const op_names[OP_KINDS] = {
@@ -118,6 +123,9 @@ static const char * const op_names[OP_KINDS] = {
 	[OP_DBUF_TAKE] = "DMA-BUF taken, stamp checked",
 	[OP_DBUF_PASS] = "DMA-BUF passed on",
 	[OP_DBUF_CLOSE] = "DMA-BUF closed (freed)",
+	[OP_PLACED_TOPDOWN] = "blocks with TOPDOWN",
+	[OP_PLACED_RANGE] = "blocks with RANGE",
+	[OP_PLACED_EXACT] = "EXACT blocks, not 2^n units",
 };
 
 /* Failure kinds: each is one check at the end. */
@@ -130,7 +138,7 @@ static const char * const fail_names[F_KINDS] = {
 	[F_TWO_OWNERS] = "no block was handed to two owners (ownership map)",
 	[F_STAMP] = "every stamp was intact when verified",
 	[F_NOT_ZERO] = "every fresh block read as zero",
-	[F_ALLOC_SHAPE] = "every block was aligned, in the pool, of the right size",
+	[F_ALLOC_SHAPE] = "every block was aligned, in the pool (in its range), of the right size",
 	[F_ERRNO] = "no call failed unexpectedly",
 	[F_BUSY] = "freeing a mapped block failed with EBUSY",
 	[F_BOGUS] = "freeing an offset not owned failed with EINVAL",
@@ -156,7 +164,7 @@ struct shared {
 
 struct block {
 	__u64 offset;
-	__u64 size;
+	__u64 size;		/* block_size: with EXACT the extent, any units */
 	__u64 seq;		/* stamp sequence; 0: never stamped */
 	void *map;		/* NULL: not mapped */
 	bool claimed;		/* its units hold our gid in the map */
@@ -282,9 +290,21 @@ static void describe_gid(unsigned int gid, char *buf, size_t len)
 		snprintf(buf, len, "no worker (gid %u)", gid);
 }
 
+/* The whole pages of @b, what mmap maps of it: an EXACT extent may end inside a page. */
+static __u64 map_bytes(const struct block *b)
+{
+	return b->size & ~((__u64)page_size - 1);
+}
+
 static bool mappable(const struct block *b)
 {
-	return b->size >= (__u64)page_size;
+	return map_bytes(b) >= (__u64)page_size;
+}
+
+/* EXPORT takes a whole number of pages only. */
+static bool exportable(const struct block *b)
+{
+	return mappable(b) && map_bytes(b) == b->size;
 }
 
 /* Map a block?  Most, but few of the big ones: stamping costs time. */
@@ -379,7 +399,7 @@ static __u64 stamp_words(struct worker *w, __u64 *p, __u64 size)
 
 static void stamp(struct worker *w, struct block *b)
 {
-	b->seq = stamp_words(w, b->map, b->size);
+	b->seq = stamp_words(w, b->map, map_bytes(b));
 }
 
 /*
@@ -420,14 +440,14 @@ static void check_words(struct worker *w, const __u64 *p, __u64 offset,
 /* Compares the mapped block with its stamp (or zero if never stamped). */
 static void verify(struct worker *w, const struct block *b)
 {
-	check_words(w, b->map, b->offset, b->size, w->gid, b->seq);
+	check_words(w, b->map, b->offset, map_bytes(b), w->gid, b->seq);
 	check_claim(w, b);
 }
 
 /* Maps @b, checks what it holds, stamps it when fresh. */
 static void map_block(struct worker *w, struct block *b)
 {
-	void *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd,
+	void *p = mmap(NULL, map_bytes(b), PROT_READ | PROT_WRITE, MAP_SHARED, w->fd,
 		       (off_t)b->offset);
 
 	if (p == MAP_FAILED) {
@@ -447,7 +467,7 @@ static void unmap_block(struct worker *w, struct block *b)
 {
 	if (!b->map)
 		return;
-	if (munmap(b->map, b->size))
+	if (munmap(b->map, map_bytes(b)))
 		fail(w, F_ERRNO, "munmap: %s", strerror(errno));
 	w->st->ops[OP_MUNMAP]++;
 	b->map = NULL;
@@ -458,7 +478,7 @@ static void unmap_block(struct worker *w, struct block *b)
  * units (geometric, up to 1/8 of the pool); one in 16 a big block, 1/16 to
  * 1/4 of the pool, so the pool fills up and allocations meet ENOMEM.
  */
-static __u64 pick_size(struct worker *w, __u64 *block_size)
+static __u64 pick_size(struct worker *w)
 {
 	unsigned int order;
 	__u64 bs;
@@ -469,34 +489,83 @@ static __u64 pick_size(struct worker *w, __u64 *block_size)
 		order = (unsigned int)__builtin_ctzll(rnd(w) |
 						      1ULL << max_alloc_order);
 	bs = info.unit_size << order;
-
-	*block_size = bs;
 	if (!order)
 		return 1 + rnd(w) % info.unit_size;
 	return bs / 2 + 1 + rnd(w) % (bs / 2);
 }
 
-/* A block the kernel just gave: check its shape, claim it, maybe map it. */
+/* The power-of-two block that holds @size bytes. */
+static __u64 whole_block(__u64 size)
+{
+	__u64 bs = info.unit_size;
+
+	while (bs < size)
+		bs <<= 1;
+	return bs;
+}
+
+/*
+ * An allocation to ask for: a size, and half the time placement flags,
+ * any mix of TOPDOWN, RANGE (a random part of the pool: an eighth to all
+ * of it, at any unit) and EXACT (the sizes above are mostly not a power
+ * of two of units).  *@block_size is what it must give: the extent with
+ * EXACT, else the power-of-two block.
+ */
+static void pick_alloc(struct worker *w, struct buddy_alloc *a, __u64 *block_size)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = pick_size(w);
+	if (rnd(w) % 2)
+		a->flags = 1 + rnd(w) % (BUDDY_ALLOC_TOPDOWN | BUDDY_ALLOC_RANGE |
+					 BUDDY_ALLOC_EXACT);
+	if (a->flags & BUDDY_ALLOC_RANGE) {
+		__u64 len = nunits >> (rnd(w) % 4);
+		__u64 first = rnd(w) % (nunits - len + 1);
+
+		a->range_start = first * info.unit_size;
+		a->range_end = (first + len) * info.unit_size;
+	}
+	*block_size = a->flags & BUDDY_ALLOC_EXACT ?
+		      (a->size + info.unit_size - 1) & ~(info.unit_size - 1) :
+		      whole_block(a->size);
+}
+
+/*
+ * A block the kernel just gave for @req: check its shape (aligned to the
+ * whole power-of-two block, in the pool, in the range), claim it, maybe
+ * map it.
+ */
 static void took_block(struct worker *w, __u64 offset, __u64 size,
-		       __u64 want_size, __u64 asked)
+		       __u64 want_size, const struct buddy_alloc *req)
 {
 	struct block *b = &w->live[w->nlive++];
+	__u64 whole = whole_block(req->size);
+	bool good = size == want_size && !(offset % whole) &&
+		    offset < info.pool_size && whole <= info.pool_size - offset;
 
-	if (size != want_size || offset % size || offset + size > info.pool_size ||
-	    offset + size < offset)
+	if (good && (req->flags & BUDDY_ALLOC_RANGE))
+		good = offset >= req->range_start && offset + whole <= req->range_end;
+	if (!good)
 		fail(w, F_ALLOC_SHAPE,
-		     "alloc of %llu bytes: block at %llu of %llu bytes, want %llu bytes, aligned, in a pool of %llu",
-		     (unsigned long long)asked, (unsigned long long)offset,
+		     "alloc of %llu bytes (flags %#x, range [%llu, %llu)): block at %llu of %llu bytes, want %llu bytes, aligned to %llu, in a pool of %llu",
+		     (unsigned long long)req->size, req->flags,
+		     (unsigned long long)req->range_start,
+		     (unsigned long long)req->range_end, (unsigned long long)offset,
 		     (unsigned long long)size, (unsigned long long)want_size,
-		     (unsigned long long)info.pool_size);
+		     (unsigned long long)whole, (unsigned long long)info.pool_size);
 	memset(b, 0, sizeof(*b));
 	b->offset = offset;
 	b->size = size;
-	if (size != want_size || offset % size || offset + size > info.pool_size ||
-	    offset + size < offset) {
+	if (!good) {
 		/* Unusable: keep it only to free it, never claim or map it. */
 		return;
 	}
+	if (req->flags & BUDDY_ALLOC_TOPDOWN)
+		w->st->ops[OP_PLACED_TOPDOWN]++;
+	if (req->flags & BUDDY_ALLOC_RANGE)
+		w->st->ops[OP_PLACED_RANGE]++;
+	if ((req->flags & BUDDY_ALLOC_EXACT) && (size / info.unit_size & (size / info.unit_size - 1)))
+		w->st->ops[OP_PLACED_EXACT]++;
 	claim(w, b);
 	if (want_map(w, b))
 		map_block(w, b);
@@ -518,31 +587,33 @@ static void do_open(struct worker *w)
 
 static void do_alloc(struct worker *w)
 {
-	struct buddy_alloc a = { 0 };
+	struct buddy_alloc a, req;
 	__u64 want;
 	int ret;
 
 	if (w->nlive >= max_live)
 		return;
-	a.size = pick_size(w, &want);
+	pick_alloc(w, &req, &want);
+	a = req;
 	ret = xioctl(w->fd, BUDDY_IOC_ALLOC, &a);
 	if (ret == -ENOMEM) {
 		w->st->ops[OP_ALLOC_ENOMEM]++;
 		return;
 	}
 	if (ret) {
-		fail(w, F_ERRNO, "BUDDY_IOC_ALLOC of %llu bytes: %s",
-		     (unsigned long long)a.size, strerror(-ret));
+		fail(w, F_ERRNO, "BUDDY_IOC_ALLOC of %llu bytes (flags %#x): %s",
+		     (unsigned long long)a.size, a.flags, strerror(-ret));
 		return;
 	}
 	w->st->ops[OP_ALLOC]++;
-	took_block(w, a.offset, a.block_size, want, a.size);
+	took_block(w, a.offset, a.block_size, want, &req);
 }
 
 static void do_batch_alloc(struct worker *w)
 {
 	struct buddy_batch_op ops[BATCH_MAX_OPS];
 	struct buddy_batch batch = { 0 };
+	struct buddy_alloc req[BATCH_MAX_OPS];
 	__u64 want[BATCH_MAX_OPS];
 	unsigned int n = 1 + rnd(w) % BATCH_MAX_OPS, i;
 	int ret;
@@ -551,8 +622,12 @@ static void do_batch_alloc(struct worker *w)
 		return;
 	memset(ops, 0, sizeof(ops));
 	for (i = 0; i < n; i++) {
+		pick_alloc(w, &req[i], &want[i]);
 		ops[i].op = BUDDY_BATCH_ALLOC;
-		ops[i].size = pick_size(w, &want[i]);
+		ops[i].size = req[i].size;
+		ops[i].flags = req[i].flags;
+		ops[i].range_start = req[i].range_start;
+		ops[i].range_end = req[i].range_end;
 		ops[i].result = 1;	/* must be overwritten */
 	}
 	batch.ops = (__u64)(uintptr_t)ops;
@@ -576,8 +651,7 @@ static void do_batch_alloc(struct worker *w)
 			continue;
 		}
 		w->st->ops[OP_BATCH_ALLOC_OPS]++;
-		took_block(w, ops[i].offset, ops[i].block_size, want[i],
-			   ops[i].size);
+		took_block(w, ops[i].offset, ops[i].block_size, want[i], &req[i]);
 	}
 	if (batch.done < n) {
 		if (ops[batch.done].result == -ENOMEM)
@@ -662,7 +736,7 @@ static void do_busy_free(struct worker *w, struct block *b)
 	if (!ret) {
 		/* It is gone: forget it without touching the mapping again. */
 		unclaim(w, b);
-		munmap(b->map, b->size);
+		munmap(b->map, map_bytes(b));
 		b->map = NULL;
 		drop(w, (unsigned int)(b - w->live));
 	}
@@ -780,8 +854,8 @@ static void do_blocks(struct worker *w)
 		     in_exported ||
 		     sscanf(line, "%llu %llu %llu %ld %63s%n", &offset, &size, &file, &tgid,
 			    comm, &end) != 5) ||
-		    line[end] || size < info.unit_size ||
-		    (size & (size - 1)) || (offset & (size - 1)) ||
+		    line[end] || size < info.unit_size || size % info.unit_size ||
+		    (offset & (whole_block(size) - 1)) ||
 		    offset >= info.pool_size || size > info.pool_size - offset ||
 		    (exported ? in_exported && offset <= last_exported :
 		     file < last_file || (file == last_file && offset <= last_offset))) {
@@ -927,7 +1001,7 @@ static void do_export(struct worker *w, struct block *b)
 	struct letter l;
 	int ret;
 
-	if (b->map || !b->claimed || !mappable(b))
+	if (b->map || !b->claimed || !exportable(b))
 		return;
 	ret = xioctl(w->fd, BUDDY_IOC_EXPORT, &e);
 	if (ret) {
