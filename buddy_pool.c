@@ -181,23 +181,22 @@ static s64 alloc_drain_retry(struct buddy_pool *pool, unsigned int order)
 
 /*
  * An allocation with placement flags, always from the core.  Cached blocks
- * are free but hidden from the core: TOPDOWN, to find the highest block,
- * drains every cache first when any holds a block; the others drain only
- * when the core comes up short, so that -ENOMEM (for RANGE: in the range)
- * is true.  While @pool->draining is set, no block enters a cache.
+ * are free but hidden from the core, so a placed block could miss the
+ * place it asks for (TOPDOWN's highest block, EXACT's smallest, the lowest
+ * in a range): with any block cached, every cache is drained first (and,
+ * @pool->draining set, none fills meanwhile).  Then the core's answer is
+ * the pool's, as exact as the core's rule.
  */
 static s64 alloc_placed(struct buddy_pool *pool,
 			const struct buddy_core_req *req)
 {
-	bool drain_first = req->flags & BUDDY_CORE_ALLOC_TOPDOWN &&
-			   buddy_pool_cached_units(pool);
-	struct buddy_pool_pcp *pcp;
 	s64 off;
 
-	if (!drain_first) {
+	if (!buddy_pool_cached_units(pool)) {
 		spin_lock(&pool->lock);
 		off = pool->ops->alloc_req(pool->core, req);
 		spin_unlock(&pool->lock);
+		/* A block cached since the check is the one case to retry. */
 		if (off != -ENOMEM)
 			return off;
 	}
@@ -207,12 +206,6 @@ static s64 alloc_placed(struct buddy_pool *pool,
 	off = pool->ops->alloc_req(pool->core, req);
 	spin_unlock(&pool->lock);
 	atomic_dec(&pool->draining);
-	if (!drain_first) {
-		pcp = raw_cpu_ptr(pool->pcp);
-		spin_lock(&pcp->lock);
-		pcp->stats.drain_retries++;
-		spin_unlock(&pcp->lock);
-	}
 	return off;
 }
 
@@ -265,14 +258,14 @@ EXPORT_SYMBOL_GPL(buddy_pool_alloc);
  * @pool: the pool
  * @req: what to allocate and where (struct buddy_core_req)
  *
- * A request without flags, or with EXACT alone of a power of two, is
- * buddy_pool_alloc() of the order holding @req->units.  Any other goes to
- * the core, never to a cache: a cached block has no place to choose from,
- * and EXACT gives its tail back to the core at once.  Cached blocks count
- * as free: TOPDOWN drains the caches first when they hold any, so it finds
- * the highest fitting block of the whole pool; the others drain them when
- * the core comes up short, so that with RANGE -ENOMEM means the range held
- * no fitting free block.
+ * A request without flags is buddy_pool_alloc() of the order holding
+ * @req->units.  Any flag sends it to the core, never to a cache: a cached
+ * block has no place to choose from, and EXACT gives its tail back to the
+ * core at once.  Cached blocks count as free: when any is cached, every
+ * cache is drained first, so the block is where the core's rule puts it in
+ * the whole pool (TOPDOWN: the highest fitting block), and with RANGE
+ * -ENOMEM means the range held no fitting free block.  The price: a placed
+ * allocation empties every CPU's cache when they hold blocks.
  *
  * Return: the block's offset in units, -ENOMEM, or -EINVAL for a request
  * buddy_core_req_bounds() refuses.  The block is freed with
@@ -289,9 +282,7 @@ s64 buddy_pool_alloc_req(struct buddy_pool *pool,
 	ret = buddy_core_req_bounds(req, pool->max_order, &order, &lo, &hi);
 	if (ret)
 		return ret;
-	/* No flag, or EXACT of a power of two: a plain block, maybe cached. */
-	if (!(req->flags & ~BUDDY_CORE_ALLOC_EXACT) &&
-	    req->units == 1ULL << order)
+	if (!req->flags)
 		return buddy_pool_alloc(pool, order, 0);
 	return alloc_placed(pool, req);
 }

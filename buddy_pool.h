@@ -33,10 +33,9 @@
  * drains everything.  A cached block is free: it counts in
  * buddy_pool_free_units(), not in buddy_pool_core_nr_free().
  *
- * Placed allocations (buddy_pool_alloc_req() with TOPDOWN, RANGE or EXACT
- * of other than a power of two) never use a cache: TOPDOWN drains every
- * cache first when any holds a block, so that the highest block it finds
- * is the pool's; the others drain and retry when the core comes up short.
+ * Placed allocations (buddy_pool_alloc_req() with TOPDOWN, RANGE or EXACT)
+ * never use a cache, and drain every cache first when any holds a block,
+ * so that the block is where the core's rule puts it in the whole pool.
  *
  * Frees of cached orders trust the caller: the core validates a free only
  * when the block reaches it, so the caller must pass exactly a live block
@@ -46,10 +45,10 @@
  *
  * Cores plug in through struct buddy_core_ops: the pool allocates the
  * core's state and metadata in one kvmalloc() and calls alloc(),
- * alloc_req(), free(), free_extent() and check() only under pool->lock, so a core needs no locking of its
- * own; free_units(), largest_order() and nr_free() it also calls without
- * the lock (a lockless reader accepts a value a moment old: the cores read
- * each field once).
+ * alloc_req(), free(), free_extent() and check() only under pool->lock,
+ * so a core needs no locking of its own; free_units(), largest_order()
+ * and nr_free() it also calls without the lock (a lockless reader accepts
+ * a value a moment old: the cores read each field once).
  */
 #ifndef _BUDDY_POOL_H
 #define _BUDDY_POOL_H

@@ -21,7 +21,8 @@
 #                      the module's defaults and unit_size=64, whose metadata
 #                      is above a page: kvmalloc's vmalloc fallback)
 #   --fuzz-params "..."  a parameter set for the fuzzer (repeatable; default
-#                      the module's defaults)
+#                      the module's defaults, and unit_size=1024 core=tree:
+#                      EXACT extents that end inside a page, the tree core)
 #
 # uml-run.sh fails a boot whose kernel log has a warning or a sanitizer
 # report, or where kmemleak finds a leak: that counts as one more failure.
@@ -54,7 +55,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#fi_sets[@]} -gt 0 ] || fi_sets=("" "unit_size=64")
-[ ${#fuzz_sets[@]} -gt 0 ] || fuzz_sets=("")
+[ ${#fuzz_sets[@]} -gt 0 ] || fuzz_sets=("" "unit_size=1024 core=tree")
 [ ${#progs[@]} -gt 0 ] || progs=(fault_inject ioctl_fuzz)
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 

@@ -719,18 +719,20 @@ static __u64 kept_for(const struct buddy_alloc *a)
 }
 
 /*
- * Where the block may lie: [*@lo, *@hi), the range rounded inward to the
- * block's alignment (buddy_core_req_bounds()), the pool without RANGE.
+ * Where the block may lie: [*@lo, *@hi), the pool without RANGE.  With it,
+ * the block starts at or after the range's start, aligned, and what the
+ * file keeps (kept_for(): EXACT's extent, else the block) ends by the
+ * range's end; *@hi is one block past the last such start.
  */
 static void alloc_bounds(const struct buddy_alloc *a, __u64 *lo, __u64 *hi)
 {
-	__u64 b = block_for(a->size);
+	__u64 b = block_for(a->size), keep = kept_for(a);
 
 	*lo = 0;
 	*hi = info.pool_size;
 	if (a->flags & BUDDY_ALLOC_RANGE) {
 		*lo = (a->range_start + b - 1) / b * b;
-		*hi = a->range_end / b * b;
+		*hi = a->range_end < keep ? 0 : (a->range_end - keep) / b * b + b;
 	}
 }
 

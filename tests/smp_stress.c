@@ -543,8 +543,9 @@ static void took_block(struct worker *w, __u64 offset, __u64 size,
 	bool good = size == want_size && !(offset % whole) &&
 		    offset < info.pool_size && whole <= info.pool_size - offset;
 
+	/* In the range: what is kept (EXACT: the extent, else the block). */
 	if (good && (req->flags & BUDDY_ALLOC_RANGE))
-		good = offset >= req->range_start && offset + whole <= req->range_end;
+		good = offset >= req->range_start && offset + size <= req->range_end;
 	if (!good)
 		fail(w, F_ALLOC_SHAPE,
 		     "alloc of %llu bytes (flags %#x, range [%llu, %llu)): block at %llu of %llu bytes, want %llu bytes, aligned to %llu, in a pool of %llu",
