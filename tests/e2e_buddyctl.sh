@@ -75,9 +75,11 @@ run info "$ctl" info
 check "info: exit 0" [ "$rc" = 0 ]
 check "info: pool_size and unit_size as debugfs has them" \
 	grep -qx "pool_size: $pool (.*)" "$tmp/info.out"
+core=$(cat /sys/module/buddy_alloc/parameters/core)
+check "info: the core the module runs ($core)" grep -qx "core: $core" "$tmp/info.out"
 run info_json "$ctl" info --json
-check "info --json: parses, pool_size $pool, unit_size $unit, max_order $max_order" \
-	[ "$(json "$tmp/info_json.out" 'd["pool_size"], d["unit_size"], d["max_order"]')" = "$pool $unit $max_order" ]
+check "info --json: parses, pool_size $pool, unit_size $unit, max_order $max_order, core $core" \
+	[ "$(json "$tmp/info_json.out" 'd["pool_size"], d["unit_size"], d["max_order"], d["core"]')" = "$pool $unit $max_order $core" ]
 run stats "$ctl" stats
 check "stats: the debugfs file's lines" diff -q "$tmp/stats.out" "$dbg/stats"
 run stats_json "$ctl" stats --json

@@ -584,9 +584,26 @@ static int get_info(int fd, struct buddy_info *bi)
 	return EXIT_OK;
 }
 
+/* The core= parameter the module was loaded with, or "" if unknown. */
+static void loaded_core(char *name, size_t len)
+{
+	FILE *f = fopen("/sys/module/buddy_alloc/parameters/core", "r");
+
+	name[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(name, (int)len, f))
+		name[strcspn(name, "\n")] = '\0';
+	fclose(f);
+	/* Only a name, to print inside quotes as it is. */
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyz") != strlen(name))
+		name[0] = '\0';
+}
+
 static int cmd_info(void)
 {
 	struct buddy_info bi;
+	char core[32];
 	int fd, ret;
 
 	ret = open_device(&fd);
@@ -596,11 +613,15 @@ static int cmd_info(void)
 	close(fd);
 	if (ret)
 		return ret;
+	loaded_core(core, sizeof(core));
 	if (opt.json) {
-		printf("{\"pool_size\": %llu, \"unit_size\": %llu, \"max_order\": %u, \"free_bytes\": %llu, \"largest_free\": %llu}\n",
+		printf("{\"pool_size\": %llu, \"unit_size\": %llu, \"max_order\": %u, \"free_bytes\": %llu, \"largest_free\": %llu",
 		       (unsigned long long)bi.pool_size, (unsigned long long)bi.unit_size,
 		       bi.max_order, (unsigned long long)bi.free_bytes,
 		       (unsigned long long)bi.largest_free);
+		if (core[0])
+			printf(", \"core\": \"%s\"", core);
+		printf("}\n");
 		return EXIT_OK;
 	}
 	printf("pool_size: %llu (%s)\n", (unsigned long long)bi.pool_size, human(bi.pool_size));
@@ -609,6 +630,8 @@ static int cmd_info(void)
 	printf("free_bytes: %llu (%s)\n", (unsigned long long)bi.free_bytes, human(bi.free_bytes));
 	printf("largest_free: %llu (%s)\n", (unsigned long long)bi.largest_free,
 	       human(bi.largest_free));
+	if (core[0])
+		printf("core: %s\n", core);
 	return EXIT_OK;
 }
 
