@@ -14,7 +14,7 @@ src=$(scripts/kernel-tree.sh src) || exit 1
 passed=0
 failed=0
 
-for f in buddy_core.c buddy_core.h buddy_core_ops.h buddy_tree.c buddy_tree.h buddy_pool.c buddy_pool.h buddy_mod.c buddy_dmabuf.c buddy_dmabuf.h include/uapi/linux/buddy.h kunit/*.c bench/*.c tests/kmod/*.c; do
+for f in buddy_core.c buddy_core.h buddy_core_ops.h buddy_tree.c buddy_tree.h buddy_pool.c buddy_pool.h buddy_mod.c buddy_dmabuf.c buddy_dmabuf.h include/uapi/linux/buddy.h kunit/*.c bench/buddy_bench.c tests/kmod/*.c; do
 	out=$(perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse -f "$f" 2>&1 |
 		grep -E 'ERROR|WARNING|CHECK')
 	[ -z "$out" ] || echo "$out"
