@@ -85,7 +85,7 @@ static inline int buddy_core_req_bounds(const struct buddy_core_req *req,
 					unsigned int max_order,
 					unsigned int *order, u64 *lo, u64 *hi)
 {
-	u64 pool = (u64)1 << max_order, block, keep;
+	u64 pool = (u64)1 << max_order, block;
 
 	if ((req->flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID) || !req->units ||
 	    req->units > pool)
@@ -101,11 +101,14 @@ static inline int buddy_core_req_bounds(const struct buddy_core_req *req,
 	}
 	if (req->start >= req->end || req->end > pool)
 		return -EINVAL;
-	keep = req->flags & BUDDY_CORE_ALLOC_EXACT ? req->units : block;
 	*lo = (req->start + block - 1) & ~(block - 1);
-	/* The last start whose kept units end by @end, one block on. */
-	*hi = req->end < keep ? 0 :
-	      ((req->end - keep) & ~(block - 1)) + block;
+	*hi = req->end & ~(block - 1);
+	/*
+	 * EXACT keeps @units <= block: one block past the last start whose
+	 * @units end by @end (0 when @end < @units; nothing wraps).
+	 */
+	if (unlikely(req->flags & BUDDY_CORE_ALLOC_EXACT))
+		*hi = (req->end + block - req->units) & ~(block - 1);
 	return 0;
 }
 
