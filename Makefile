@@ -9,7 +9,7 @@
 #   make demo            boot UML with buddy_alloc.ko: alloc, free, show stats
 #   make check           every test (lint, userspace core, KUnit, end to end)
 #   make kunit           the KUnit suites under UML
-#   make core-test       the userspace build of the core and its tests
+#   make core-test       the userspace build of both cores and their tests
 #   make e2e             the module's end-to-end tests under UML
 #   make fpu-check       FPU/vector state survives in UML processes on this host
 #   make lint            checkpatch --strict, W=1 and sparse

@@ -8,7 +8,7 @@
  * The old descents are buddy_tree.c built again with BUDDY_TREE_LEFT_FIRST
  * or BUDDY_TREE_BEST_FIT_BRANCH and its exported names prefixed lf_ or bf_
  * (bench/Makefile); they change the plain allocation only.  Every step
- * draws the same four random numbers whatever the outcome, so all policies
+ * draws the same three random numbers whatever the outcome, so all policies
  * see the same requests for as long as their pools agree.
  *
  *   placement [seed [ops [free_pct [unit_bytes]]]]

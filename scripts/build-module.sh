@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build buddy_alloc.ko (and the KUnit/bench modules where the kernel has KUnit)
+# Build buddy_alloc.ko (and the KUnit module where the kernel has KUnit, the
+# bench module where it has gpu_buddy)
 # against one kernel, in a directory of its own, so that builds for several
 # kernels (UML, UML debug, Debian's headers) never share object files.  The
 # directory mirrors the sources with symlinks; Kbuild writes only there.

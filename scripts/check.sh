@@ -5,9 +5,9 @@
 #   kernel-tree  scripts/kernel-tree.sh's patch handling, on a stand-in
 #             source (tests/kernel-tree-test.sh)
 #   lint      checkpatch --strict on the kernel sources; buddy_alloc.ko built with
-#             W=1 and sparse (C=1) with no warning
-#   core      the userspace build of buddy_core (-Werror, sanitizers,
-#             -funsigned-char, pools too large for UML)
+#             W=1 and sparse (C=2) with no warning
+#   core      the userspace build of both cores, buddy_core.c and buddy_tree.c
+#             (-Werror, sanitizers, -funsigned-char, pools too large for UML)
 #   fpu       FPU and vector registers survive in UML processes on this
 #             host (scripts/fpu-check.sh; scripts/patches/ fix AMX hosts)
 #   tools     buddyctl without a kernel: golden terminal and SVG pictures
@@ -19,7 +19,7 @@
 #             buddy, buddyctl, modprobe -r (scripts/install-check.sh)
 #   kunit     the KUnit suites under UML
 #   e2e       the module end to end under UML, several parameter sets
-#   fuzz      libFuzzer on the core against its model, 5 s (make fuzz: longer)
+#   fuzz      libFuzzer on both cores against their model, 5 s (make fuzz: longer)
 #   bench     every benchmark at smoke size (bench-smp in qemu too): it
 #             builds, runs and prints its table (nothing timed; the figures
 #             come from the full runs)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Userspace tests for buddy_core, on the same buddy_core.c the kernel builds.
+ * Userspace tests of both cores, on the same buddy_core.c and buddy_tree.c
+ * the kernel builds.
  *
  * tests/Makefile (make -C tests core-test) builds this three times: plain,
  * with -funsigned-char (the kernel's char, seed defect 5) and with ASan +

@@ -20,7 +20,7 @@
 #                     kmemleak; its first build takes a while)
 #   PROGRAM           e2e_ioctl e2e_files e2e_threads e2e_fill e2e_params
 #                     e2e_mmap e2e_batch e2e_quota e2e_blocks e2e_buddyctl
-#                     e2e_dmabuf (default: all; e2e_params runs once, with
+#                     e2e_dmabuf e2e_placement (default: all; e2e_params runs once, with
 #                     the defaults)
 #
 # A program that prints no summary, or a boot that uml-run.sh fails (insmod,
