@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,18 @@ int buddy_alloc(int fd, __u64 size, struct buddy_alloc *a)
 	memset(a, 0, sizeof(*a));
 	a->size = size;
 	return buddy_ioctl(fd, BUDDY_IOC_ALLOC, a);
+}
+
+int buddy_batch(int fd, const void *ops, __u32 count, __u32 op_size,
+		__u32 *done)
+{
+	struct buddy_batch b = { .ops = (uintptr_t)ops, .count = count,
+				 .op_size = op_size };
+	int ret = buddy_ioctl(fd, BUDDY_IOC_BATCH, &b);
+
+	if (done)
+		*done = b.done;
+	return ret;
 }
 
 int buddy_free(int fd, __u64 offset)
@@ -501,22 +514,32 @@ int e2e_read_percpu(__u64 *cached_units, int *enabled)
 	return *enabled < 0 || !n ? -EINVAL : n;
 }
 
+int e2e_write_param(const char *name, const char *text)
+{
+	char path[128];
+	int f, ret = 0;
+
+	snprintf(path, sizeof(path), E2E_PARAM("%s"), name);
+	f = open(path, O_WRONLY | O_CLOEXEC);
+	if (f < 0)
+		return -errno;
+	if (write(f, text, strlen(text)) < 0)
+		ret = -errno;
+	close(f);
+	return ret;
+}
+
 int e2e_set_percpu_cache(int on)
 {
-	const char *path = "/sys/module/buddy_alloc/parameters/percpu_cache";
 	char buf[8];
-	int old, ret, f;
+	int old, ret;
 
-	ret = e2e_read_file(path, buf, sizeof(buf));
+	ret = e2e_read_file(E2E_PARAM("percpu_cache"), buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	old = buf[0] == 'Y' || buf[0] == '1';
-	f = open(path, O_WRONLY);
-	if (f < 0)
-		return -errno;
-	ret = write(f, on ? "1" : "0", 1) == 1 ? old : -errno;
-	close(f);
-	return ret;
+	ret = e2e_write_param("percpu_cache", on ? "1" : "0");
+	return ret ? ret : old;
 }
 
 /* "D.DDD" in thousandths, or -1. */

@@ -49,6 +49,9 @@ int buddy_open(void);
 int buddy_info(int fd, struct buddy_info *info);
 int buddy_alloc(int fd, __u64 size, struct buddy_alloc *a);
 int buddy_free(int fd, __u64 offset);
+/* BUDDY_IOC_BATCH: the ioctl's result, and done in *@done if not NULL. */
+int buddy_batch(int fd, const void *ops, __u32 count, __u32 op_size,
+		__u32 *done);
 __u64 e2e_block_size(const struct buddy_info *info, __u64 size);
 
 /*
@@ -145,6 +148,12 @@ int e2e_read_unusable(unsigned int *index, unsigned int max);
  * for a missing or malformed file.
  */
 int e2e_read_percpu(__u64 *cached_units, int *enabled);
+
+/* A module parameter's sysfs file: E2E_PARAM("max_bytes_per_file"). */
+#define E2E_PARAM(name)	"/sys/module/buddy_alloc/parameters/" name
+
+/* Write @text to module parameter @name (E2E_PARAM): 0 or -errno. */
+int e2e_write_param(const char *name, const char *text);
 
 /*
  * Set /sys/module/buddy_alloc/parameters/percpu_cache; returns the old value (0

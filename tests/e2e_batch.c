@@ -44,17 +44,6 @@ static struct buddy_batch_op op_free(__u64 offset)
 					.result = SENTINEL };
 }
 
-/* Run a batch; the ioctl's result, and done in *@done. */
-static int run(int f, const void *ops, __u32 count, __u32 op_size, __u32 *done)
-{
-	struct buddy_batch b = { .ops = (uintptr_t)ops, .count = count,
-				 .op_size = op_size };
-	int ret = buddy_ioctl(f, BUDDY_IOC_BATCH, &b);
-
-	if (done)
-		*done = b.done;
-	return ret;
-}
 
 static __u64 free_bytes(int f)
 {
@@ -120,7 +109,7 @@ static void test_alloc_then_free(void)
 	for (i = 0; i < N; i++)
 		ops[i] = op_alloc(i < ARRAY_SIZE(fixed) ? fixed[i] :
 				  1 + e2e_rand() % (4 * u));
-	ret = run(fd, ops, N, OPSZ, &done);
+	ret = buddy_batch(fd, ops, N, OPSZ, &done);
 	e2e_check(ret == 0 && done == N, "batch of %d ALLOCs: %s, done %u", N,
 		  e2e_err(ret), done);
 	for (i = 0; i < N; i++) {
@@ -158,7 +147,7 @@ static void test_alloc_then_free(void)
 	}
 	for (i = 0; i < N; i++)
 		frees[i] = op_free(ops[perm[i]].offset);
-	ret = run(fd, frees, N, OPSZ, &done);
+	ret = buddy_batch(fd, frees, N, OPSZ, &done);
 	good = ret == 0 && done == N;
 	for (i = 0; i < N; i++)
 		good &= frees[i].result == 0 && frees[i].op == BUDDY_BATCH_FREE &&
@@ -187,7 +176,7 @@ static void test_mixed(void)
 	ops[0] = op_alloc(u);
 	ops[1] = op_free(x.offset);
 	ops[2] = op_alloc(2 * u);
-	ret = run(fd, ops, 3, OPSZ, &done);
+	ret = buddy_batch(fd, ops, 3, OPSZ, &done);
 	e2e_check(ret == 0 && done == 3 && !ops[0].result && !ops[1].result &&
 		  !ops[2].result && good_block(&ops[0], u) && good_block(&ops[2], 2 * u),
 		  "batch ALLOC, FREE, ALLOC: %s, done %u, results %d %d %d",
@@ -196,7 +185,7 @@ static void test_mixed(void)
 		  free_bytes(fd), p - 3 * u);
 	ops[1] = op_free(ops[0].offset);
 	ops[0] = op_free(ops[2].offset);
-	ret = run(fd, ops, 2, OPSZ, &done);
+	ret = buddy_batch(fd, ops, 2, OPSZ, &done);
 	e2e_check(ret == 0 && done == 2, "batch FREE of both: %s, done %u",
 		  e2e_err(ret), done);
 	e2e_pool_whole(fd, "mixed batch");
@@ -221,7 +210,7 @@ static void test_stop(void)
 	ops[3].offset = 0xdeadbeefdeadbeefULL;
 	ops[4].block_size = 0xfeedfacefeedfaceULL;
 	memcpy(orig, ops, sizeof(ops));
-	ret = run(fd, ops, 5, OPSZ, &done);
+	ret = buddy_batch(fd, ops, 5, OPSZ, &done);
 	e2e_check(ret == 0 && done == 2,
 		  "batch ALLOC, ALLOC, bad FREE, ALLOC, ALLOC: returns 0 (got %s), done 2 (got %u)",
 		  e2e_err(ret), done);
@@ -246,7 +235,7 @@ static void test_stop(void)
 	ops[0] = op_alloc(0);
 	ops[1] = op_alloc(u);
 	memcpy(orig, ops, 2 * OPSZ);
-	ret = run(fd, ops, 2, OPSZ, &done);
+	ret = buddy_batch(fd, ops, 2, OPSZ, &done);
 	e2e_check(ret == 0 && done == 0 && ops[0].result == -EINVAL &&
 		  !memcmp(&ops[1], &orig[1], OPSZ),
 		  "batch whose first op fails: 0, done 0, result -EINVAL, op 2 untouched (%s, done %u, result %d)",
@@ -268,7 +257,7 @@ static void expect_op(int f, struct buddy_batch_op op, int err,
 	int ret, sret;
 
 	e2e_snap(f, &before);
-	ret = run(f, ops, 2, OPSZ, &done);
+	ret = buddy_batch(f, ops, 2, OPSZ, &done);
 	e2e_snap(f, &after);
 	e2e_check(ret == 0 && done == 0 && ops[0].result == -err &&
 		  ops[1].result == SENTINEL,
@@ -414,7 +403,7 @@ static void test_batch_einval(void)
 	ops[0].op = 0;
 	ops[1] = op_alloc(1);
 	e2e_snap(fd, &before);
-	ret = run(fd, ops, BUDDY_BATCH_MAX, OPSZ, &done);
+	ret = buddy_batch(fd, ops, BUDDY_BATCH_MAX, OPSZ, &done);
 	e2e_snap(fd, &after);
 	e2e_check(ret == 0 && done == 0 && ops[0].result == -EINVAL &&
 		  ops[1].result == SENTINEL,
@@ -427,11 +416,11 @@ static void test_batch_einval(void)
 	ops[0] = op_alloc(1);
 	e2e_snap(fd, &before);
 	done = 0xdead;
-	ret = run(fd, ops, 0, OPSZ, &done);
+	ret = buddy_batch(fd, ops, 0, OPSZ, &done);
 	e2e_check(ret == 0 && done == 0 && ops[0].result == SENTINEL,
 		  "BATCH count 0: %s, done %u, op untouched", e2e_err(ret), done);
 	done = 0xdead;
-	ret = run(fd, NULL, 0, OPSZ, &done);
+	ret = buddy_batch(fd, NULL, 0, OPSZ, &done);
 	e2e_check(ret == 0 && done == 0, "BATCH count 0, ops NULL: %s, done %u",
 		  e2e_err(ret), done);
 	e2e_snap(fd, &after);
@@ -462,7 +451,7 @@ static void test_op_size(void)
 			op[i] = op_alloc(u * (i + 1));
 			memcpy(buf + i * sz, &op[i], OPSZ);
 		}
-		ret = run(fd, buf, 3, sz, &done);
+		ret = buddy_batch(fd, buf, 3, sz, &done);
 		for (i = 0; i < 3; i++) {
 			memcpy(&op[i], buf + i * sz, OPSZ);
 			for (size_t j = OPSZ; j < sz; j++)
@@ -482,7 +471,7 @@ static void test_op_size(void)
 
 			memcpy(buf + i * sz, &f, OPSZ);
 		}
-		ret = run(fd, buf, 3, sz, &done);
+		ret = buddy_batch(fd, buf, 3, sz, &done);
 		memcpy(&op[2], buf + 2 * sz, OPSZ);
 		e2e_check(ret == 0 && done == 3 && op[2].result == 0,
 			  "op_size %u, zero tails: 3 FREEs %s, done %u", sz,
@@ -498,7 +487,7 @@ static void test_op_size(void)
 		memcpy(buf + i * k, &op[i], OPSZ);
 	}
 	buf[k + k - 1] = 1;
-	ret = run(fd, buf, 3, k, &done);
+	ret = buddy_batch(fd, buf, 3, k, &done);
 	memcpy(&op[0], buf, OPSZ);
 	memcpy(&op[1], buf + k, OPSZ);
 	memcpy(&op[2], buf + 2 * k, OPSZ);
@@ -522,7 +511,7 @@ static void test_op_size(void)
 		memcpy(buf, &op[0], OPSZ);
 		buf[OPSZ] = 0x80;
 		e2e_snap(fd, &before);
-		ret = run(fd, buf, 1, k, &done);
+		ret = buddy_batch(fd, buf, 1, k, &done);
 		e2e_snap(fd, &after);
 		memcpy(&op[0], buf, OPSZ);
 		e2e_check(ret == 0 && done == 0 && op[0].result == -EINVAL,
@@ -536,7 +525,7 @@ static void test_op_size(void)
 	memset(buf, 0, 3 * page);
 	op[0] = op_alloc(u);
 	memcpy(buf, &op[0], OPSZ);
-	ret = run(fd, buf, 1, page + 8, &done);
+	ret = buddy_batch(fd, buf, 1, page + 8, &done);
 	e2e_diag("note: op_size PAGE_SIZE + 8 with a zero tail returns %s", e2e_err(ret));
 	if (!ret && done == 1) {
 		memcpy(&op[0], buf, OPSZ);
@@ -710,7 +699,7 @@ static void test_fill(void)
 		exit(2);
 	for (i = 0; i <= units; i++)
 		ops[i] = op_alloc(1);
-	ret = run(fd, ops, units + 1, OPSZ, &done);
+	ret = buddy_batch(fd, ops, units + 1, OPSZ, &done);
 	for (i = 0; i < units && i < done; i++) {
 		__u64 n = ops[i].offset / info.unit_size;
 
@@ -723,7 +712,7 @@ static void test_fill(void)
 	e2e_check(free_bytes(fd) == 0, "the pool is full (free %llu)", free_bytes(fd));
 	for (i = 0; i < done; i++)
 		ops[i] = op_free(ops[i].offset);
-	ret = run(fd, ops, done, OPSZ, &done);
+	ret = buddy_batch(fd, ops, done, OPSZ, &done);
 	e2e_check(ret == 0 && done == units, "one batch of %llu FREEs: %s, done %u",
 		  units, e2e_err(ret), done);
 	e2e_pool_whole(fd, "fill by batch");

@@ -59,7 +59,7 @@
 #include "e2e.h"
 
 #define RW		(PROT_READ | PROT_WRITE)
-#define QUOTA_PARAM	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
+#define QUOTA_PARAM	E2E_PARAM("max_bytes_per_file")
 #define REFCNT		"/sys/module/buddy_alloc/refcnt"
 
 static struct buddy_info info;
@@ -490,15 +490,15 @@ static void test_quota(void)
 {
 	__u64 size = 2 * page;
 	struct buddy_alloc a, b;
-	char old[32] = "0";
-	int fd = buddy_open(), dfd = -1, qfd, ret;
+	char old[32] = "0", want[32];
+	int fd = buddy_open(), dfd = -1, ret;
 
 	e2e_read_file(QUOTA_PARAM, old, sizeof(old));
-	qfd = open(QUOTA_PARAM, O_WRONLY | O_CLOEXEC);
-	if (!e2e_check(qfd >= 0 && dprintf(qfd, "%llu", (unsigned long long)size) > 0,
+	old[strcspn(old, "\n")] = '\0';
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)size);
+	if (!e2e_check(!e2e_write_param("max_bytes_per_file", want),
 		       "quota: max_bytes_per_file = %llu", (unsigned long long)size))
 		goto out;
-	close(qfd);
 	if (!alloc(fd, size, &a, "quota"))
 		goto restore;
 	ret = buddy_alloc(fd, size, &b);
@@ -514,12 +514,8 @@ static void test_quota(void)
 		close(dfd);
 	}
 restore:
-	qfd = open(QUOTA_PARAM, O_WRONLY | O_CLOEXEC);
-	if (qfd >= 0) {
-		e2e_check(write(qfd, old, strcspn(old, "\n")) > 0, "quota: restored to %.*s",
-			  (int)strcspn(old, "\n"), old);
-		close(qfd);
-	}
+	e2e_check(!e2e_write_param("max_bytes_per_file", old), "quota: restored to %s",
+		  old);
 out:
 	close(fd);
 	e2e_pool_whole(ctl, "after the quota test");

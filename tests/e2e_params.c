@@ -399,7 +399,7 @@ static void test_quota_param(void)
 	ret = load("max_bytes_per_file=8192");
 	if (!e2e_check(ret == 0, "%s: %s", what, e2e_err(ret)))
 		return;
-	ret = e2e_read_file("/sys/module/buddy_alloc/parameters/max_bytes_per_file", buf,
+	ret = e2e_read_file(E2E_PARAM("max_bytes_per_file"), buf,
 			    sizeof(buf));
 	e2e_check(ret > 0 && strtoull(buf, NULL, 10) == 8192,
 		  "%s: the parameter reads 8192 (got %s)", what,

@@ -37,8 +37,6 @@
 /* The first versions of the structs, before the range fields. */
 #define ALLOC_V1_SIZE		32
 #define BATCH_OP_V1_SIZE	40
-#define PARAMS	"/sys/module/buddy_alloc/parameters/"
-#define QUOTA	PARAMS "max_bytes_per_file"
 
 static struct buddy_info info;
 static __u64 unit, units;
@@ -55,13 +53,10 @@ static int place(int f, __u64 size, __u32 flags, __u64 start, __u64 end,
 	return buddy_ioctl(f, BUDDY_IOC_ALLOC, a);
 }
 
+/* Units in the power-of-two block that holds @n units. */
 static __u64 order_units(__u64 n)
 {
-	__u64 b = 1;
-
-	while (b < n)
-		b <<= 1;
-	return b;
+	return e2e_block_size(&info, n * unit) / unit;
 }
 
 /*
@@ -216,21 +211,34 @@ static void test_range(void)
 static int set_quota(__u64 v, __u64 *old)
 {
 	char buf[32];
-	int f, ret = 0;
 
 	if (old) {
-		if (e2e_read_file(QUOTA, buf, sizeof(buf)) <= 0)
+		if (e2e_read_file(E2E_PARAM("max_bytes_per_file"), buf, sizeof(buf)) <= 0)
 			return -EIO;
 		*old = strtoull(buf, NULL, 10);
 	}
-	f = open(QUOTA, O_WRONLY | O_CLOEXEC);
-	if (f < 0)
-		return -errno;
 	snprintf(buf, sizeof(buf), "%llu\n", v);
-	if (write(f, buf, strlen(buf)) < 0)
-		ret = -errno;
-	close(f);
-	return ret;
+	return e2e_write_param("max_bytes_per_file", buf);
+}
+
+/*
+ * Take [@offset, @offset + @len) again (RANGE: exactly there), map it and
+ * check that it reads zero.  @ret: an earlier step's error, reported.
+ */
+static void check_zero_again(__u64 offset, __u64 len, int ret, const char *what)
+{
+	struct buddy_alloc b;
+	void *p = MAP_FAILED;
+
+	if (!ret)
+		ret = place(fd, len, BUDDY_ALLOC_RANGE, offset, offset + len, &b);
+	if (!ret)
+		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, b.offset);
+	e2e_check(p != MAP_FAILED && e2e_zero(p, len), "%s: %s", what, e2e_err(ret));
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	if (!ret)
+		buddy_free(fd, b.offset);
 }
 
 /* The size debugfs blocks gives the block at @offset, or 0. */
@@ -359,17 +367,8 @@ static void test_exact(void)
 		else
 			buddy_free(fd, a.offset);
 		/* The DMA-BUF freed it zeroed: the same 4 pages read zero. */
-		ret = place(fd, 4 * page, BUDDY_ALLOC_RANGE, a.offset,
-			    a.offset + 4 * page, &b);
-		p = ret ? MAP_FAILED :
-		    mmap(NULL, 4 * page, PROT_READ, MAP_SHARED, fd, b.offset);
-		e2e_check(p != MAP_FAILED && e2e_zero(p, 4 * page),
-			  "the exported EXACT block's pages, taken again, are zero: %s",
-			  e2e_err(ret));
-		if (p != MAP_FAILED)
-			munmap(p, 4 * page);
-		if (!ret)
-			buddy_free(fd, b.offset);
+		check_zero_again(a.offset, 4 * page, 0,
+				 "the exported EXACT block's pages, taken again, are zero");
 	}
 	/* Written through mmap and freed by FREE: zero when taken again. */
 	if (unit <= (__u64)page && 4 * (__u64)page <= info.pool_size &&
@@ -379,19 +378,8 @@ static void test_exact(void)
 			memset(p, 0x5a, ext);
 			munmap(p, ext);
 		}
-		ret = buddy_free(fd, a.offset);
-		if (!ret)
-			ret = place(fd, 4 * page, BUDDY_ALLOC_RANGE, a.offset,
-				    a.offset + 4 * page, &b);
-		p = ret ? MAP_FAILED :
-		    mmap(NULL, 4 * page, PROT_READ, MAP_SHARED, fd, b.offset);
-		e2e_check(p != MAP_FAILED && e2e_zero(p, 4 * page),
-			  "an EXACT block written through mmap and freed reads zero when taken again: %s",
-			  e2e_err(ret));
-		if (p != MAP_FAILED)
-			munmap(p, 4 * page);
-		if (!ret)
-			buddy_free(fd, b.offset);
+		check_zero_again(a.offset, 4 * page, buddy_free(fd, a.offset),
+				 "an EXACT block written through mmap and freed reads zero when taken again");
 	}
 	/* An extent that ends inside a page: that page neither maps nor exports. */
 	if (unit < (__u64)page && 2 * (__u64)page <= info.pool_size &&
@@ -508,16 +496,6 @@ static void test_struct_sizes(void)
 	e2e_pool_whole(fd, "after struct sizes");
 }
 
-static int batch(const void *ops, __u32 count, __u32 op_size, __u32 *done)
-{
-	struct buddy_batch b = { .ops = (uintptr_t)ops, .count = count,
-				 .op_size = op_size };
-	int ret = buddy_ioctl(fd, BUDDY_IOC_BATCH, &b);
-
-	*done = b.done;
-	return ret;
-}
-
 static void test_batch(void)
 {
 	struct buddy_batch_op ops[4], op;
@@ -545,7 +523,7 @@ static void test_batch(void)
 					  .flags = BUDDY_ALLOC_RANGE,
 					  .range_start = 4 * unit,
 					  .range_end = 6 * unit };
-	ret = batch(ops, 4, sizeof(ops[0]), &done);
+	ret = buddy_batch(fd, ops, 4, sizeof(ops[0]), &done);
 	e2e_check(ret == 0 && done == 3 && ops[0].offset == 4 * unit &&
 		  ops[1].block_size == 3 * unit &&
 		  ops[2].offset == 5 * unit && ops[3].result == -ENOMEM,
@@ -561,7 +539,7 @@ static void test_batch(void)
 					  .offset = ops[0].offset,
 					  .range_end = e2e_rand() % 2 ? unit : 0,
 					  .range_start = unit };
-	ret = batch(ops, 4, sizeof(ops[0]), &done);
+	ret = buddy_batch(fd, ops, 4, sizeof(ops[0]), &done);
 	e2e_check(ret == 0 && done == 3 && ops[3].result == -EINVAL,
 		  "BATCH 3 FREEs, then a FREE with a range field: %s, done %u, %s",
 		  e2e_err(ret), done, e2e_err(ops[3].result));
@@ -577,12 +555,12 @@ static void test_batch(void)
 				.flags = BUDDY_ALLOC_RANGE,
 				.range_start = bad[k][0] * unit,
 				.range_end = bad[k][1] == ~0ULL ? ~0ULL : bad[k][1] * unit };
-			ret = batch(ops, 1, sizeof(ops[0]), &done);
+			ret = buddy_batch(fd, ops, 1, sizeof(ops[0]), &done);
 			all &= ret == 0 && done == 0 && ops[0].result == -EINVAL;
 		}
 		ops[0] = (struct buddy_batch_op){ .op = BUDDY_BATCH_ALLOC,
 						  .size = unit, .range_end = unit };
-		ret = batch(ops, 1, sizeof(ops[0]), &done);
+		ret = buddy_batch(fd, ops, 1, sizeof(ops[0]), &done);
 		all &= ret == 0 && done == 0 && ops[0].result == -EINVAL;
 		e2e_check(all, "BATCH RANGE ops with empty, inverted or out-of-pool ranges, and a range without RANGE: each -EINVAL in result, done 0");
 		e2e_pool_whole(fd, "after BATCH bad ranges");
@@ -605,7 +583,7 @@ static void test_batch(void)
 	op = (struct buddy_batch_op){ .op = BUDDY_BATCH_ALLOC, .size = unit,
 				      .flags = BUDDY_ALLOC_RANGE };
 	memcpy(v1 + 3 * BATCH_OP_V1_SIZE, &op, BATCH_OP_V1_SIZE);
-	ret = batch(v1, 4, BATCH_OP_V1_SIZE, &done);
+	ret = buddy_batch(fd, v1, 4, BATCH_OP_V1_SIZE, &done);
 	for (int i = 0; i < 4; i++) {
 		memset(&ops[i], 0, sizeof(ops[i]));
 		memcpy(&ops[i], v1 + i * BATCH_OP_V1_SIZE, BATCH_OP_V1_SIZE);
@@ -663,7 +641,7 @@ static void model_buddyinfo(__u64 *nr, unsigned int max_order)
 }
 
 /* TOPDOWN without RANGE: the top of the highest free block of the lowest order. */
-static __u64 model_topdown(__u64 n, unsigned int max_order)
+static __u64 model_topdown(__u64 n)
 {
 	for (__u64 b = n; b <= units; b <<= 1) {
 		for (__u64 at = units - b;; at -= b) {
@@ -674,7 +652,6 @@ static __u64 model_topdown(__u64 n, unsigned int max_order)
 				break;
 		}
 	}
-	(void)max_order;
 	return UINT64_MAX;
 }
 
@@ -713,7 +690,7 @@ static void test_model(void)
 			__u32 flags = e2e_rand() % 8;
 			__u64 n = 1 + (e2e_rand() % 4 ? e2e_rand() % 8 :
 				       e2e_rand() % (units / 4 + 1));
-			__u64 b = order_units(n), start = 0, end = 0, lo = 0, hi = units;
+			__u64 b, start = 0, end = 0, lo = 0, hi = units;
 			__u64 want_top = UINT64_MAX, keep;
 			struct buddy_alloc a;
 			int ret;
@@ -729,7 +706,7 @@ static void test_model(void)
 			}
 			keep = flags & BUDDY_ALLOC_EXACT ? n : b;
 			if ((flags & BUDDY_ALLOC_TOPDOWN) && !(flags & BUDDY_ALLOC_RANGE))
-				want_top = model_topdown(b, max_order);
+				want_top = model_topdown(b);
 			ret = place(fd, (flags & BUDDY_ALLOC_EXACT ? n : b) * unit -
 				    (e2e_rand() % unit), flags, start * unit,
 				    end * unit, &a);
@@ -808,7 +785,7 @@ int main(int argc, char **argv)
 	}
 	unit = info.unit_size;
 	units = info.pool_size / unit;
-	e2e_read_file(PARAMS "core", core, sizeof(core));
+	e2e_read_file(E2E_PARAM("core"), core, sizeof(core));
 	e2e_diag("%llu units of %llu bytes, core %.*s", units, unit,
 		 (int)strcspn(core, "\n"), core);
 	test_topdown();

@@ -24,7 +24,7 @@
 
 #include "e2e.h"
 
-#define QUOTA	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
+#define QUOTA	E2E_PARAM("max_bytes_per_file")
 #define OPSZ	sizeof(struct buddy_batch_op)
 
 static struct buddy_info info;
@@ -32,14 +32,7 @@ static struct buddy_info info;
 /* Write @text to the parameter: 0 or -errno. */
 static int write_quota(const char *text)
 {
-	int f = open(QUOTA, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (f < 0)
-		return -errno;
-	if (write(f, text, strlen(text)) < 0)
-		ret = -errno;
-	close(f);
-	return ret;
+	return e2e_write_param("max_bytes_per_file", text);
 }
 
 static bool set_quota(__u64 v)

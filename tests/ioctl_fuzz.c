@@ -82,7 +82,7 @@
 #define PLACE_FLAGS	(BUDDY_ALLOC_TOPDOWN | BUDDY_ALLOC_RANGE | BUDDY_ALLOC_EXACT)
 #define MAX_OPS		160
 #define SENTINEL	0x5a5a5a5a
-#define QUOTA_PARAM	"/sys/module/buddy_alloc/parameters/max_bytes_per_file"
+#define QUOTA_PARAM	E2E_PARAM("max_bytes_per_file")
 
 static struct buddy_info info;
 static long psz;
