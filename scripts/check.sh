@@ -48,6 +48,9 @@ stages=("$@")
 total_pass=0
 total_fail=0
 broken=""
+tally=""
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 
 # Runs a stage, shows its output, and adds its counts.  $2 is a sed program
 # printing "PASSED FAILED" from the stage's closing line.
@@ -59,6 +62,14 @@ run_stage() {
 	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	counts=$(sed -nE "$parse" "$out" | tail -1)
+	# What failed, named by the last "# === PROGRAM [PARAMS]" header above
+	# it, so that the end of the log says where to look.
+	awk -v stage="$name" '
+		/^# === / { where = substr($0, 7) ": " }
+		/^[[:space:]]*not ok |\[FAILED\]/ {
+			sub(/^[[:space:]]+/, "")
+			print stage ": " where $0
+		}' "$out" >>"$failures"
 	rm -f "$out"
 	if [ -z "$counts" ]; then
 		echo "=== $name: no result line (exit $rc)"
@@ -74,6 +85,7 @@ run_stage() {
 		broken="$broken $name"
 	fi
 	echo "=== $name: $p passed, $f failed"
+	tally="$tally $name $p/$f"
 }
 
 plain='s/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p'
@@ -105,6 +117,13 @@ for stage in "${stages[@]}"; do
 	esac
 done
 
+# The last lines are all a CI log may keep: the counts per stage, then up
+# to ten of the failed checks, then the total.
+echo "=== stages (passed/failed):$tally"
+if [ -s "$failures" ]; then
+	echo "=== failed checks ($(wc -l <"$failures"), the first 10):"
+	head -10 "$failures" | cut -c1-300
+fi
 [ -z "$broken" ] || echo "stages that did not report cleanly:$broken"
 echo "$total_pass passed, $total_fail failed"
 [ -z "$broken" ] && [ "$total_fail" = 0 ]
