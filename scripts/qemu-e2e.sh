@@ -93,7 +93,7 @@ build() {
 
 # run STAGE PROGRAM [qemu-run.sh options]: one boot; adds to passed/failed.
 run() {
-	local stage=$1 prog=$2 label log rc
+	local stage=$1 prog=$2 label log rc start=$SECONDS
 	shift 2
 	label="$prog [$stage]"
 	log=$(mktemp /tmp/buddy-qemu-e2e.XXXXXX)
@@ -101,6 +101,7 @@ run() {
 	"$repo"/scripts/qemu-run.sh --timeout 600 "$@" -- "$out/$prog" "$seed" >"$log" 2>&1
 	rc=$?
 	tally "$label" "$log" "$rc" qemu-run.sh
+	echo "# $label: $((SECONDS - start)) s (limit 600)"
 	rm -f "$log"
 }
 

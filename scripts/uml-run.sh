@@ -189,6 +189,9 @@ if [ ! -f "$res/status" ] && grep -q "ptrace set fp regs failed" "$res/console.t
 elif [ ! -f "$res/status" ] && grep -q "^UML: the host's FPU state" "$res/console.txt"; then
 	fail=$(grep -m1 "^UML: the host's FPU state" "$res/console.txt" | tr -d '\r')
 	status="1 1 1"
+elif [ ! -f "$res/status" ] && [ "$uml_rc" = 124 ]; then
+	fail="UML was still running after --timeout $limit s: killed"
+	status="1 1 1"
 elif [ ! -f "$res/status" ]; then
 	fail="UML ended (status $uml_rc) before the run finished"
 	status="1 1 1"

@@ -12,12 +12,16 @@
 # too); RUNNER (the boot script) exiting with status RC != 0 though every
 # check passed.
 tally() {
-	local label=$1 log=$2 rc=$3 runner=$4 why=${5:-} summary p f
+	local label=$1 log=$2 rc=$3 runner=$4 why=${5:-} summary p f last
 
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
 	if [ -z "$summary" ]; then
-		echo "not ok - $label: no summary line (status $rc)${why:+: $why}"
+		# 124 is timeout(1)'s; else the log's last line says how it ended.
+		last=$(grep -v '^[[:space:]]*$' "$log" | tail -1 | cut -c1-160)
+		[ "$rc" = 124 ] && last="timed out; last line: $last" ||
+			last="last line: $last"
+		echo "not ok - $label: no summary line (status $rc)${why:+: $why}; $last"
 		failed=$((failed + 1))
 		return
 	fi
