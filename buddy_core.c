@@ -79,14 +79,15 @@ static inline void free_map_clear(u64 *const *level, unsigned int top,
 	unsigned int l;
 
 	*word = left;
-	for (l = 1; !left && l <= top; l++) {
-		u64 bit;
-
+	if (likely(left))
+		return;
+	for (l = 1; l <= top; l++) {
 		index >>= BUDDY_CORE_WORD_SHIFT;
-		bit = BIT_ULL(index & WORD_MASK);
 		word = &level[l][index >> BUDDY_CORE_WORD_SHIFT];
-		left = *word & ~bit;
+		left = *word & ~BIT_ULL(index & WORD_MASK);
 		*word = left;
+		if (left)
+			break;
 	}
 }
 
@@ -342,10 +343,12 @@ static noinline s64 alloc_split(struct buddy_core *bc, unsigned int order,
 }
 
 /*
- * The first set bit of a free map's bits in [@index, @last], up the
- * summaries past empty words and down again.  A stale summary bit (on the
- * hint's path) leads to an empty word, from which the walk goes on past
- * it.  Reads only.  Returns the bit's index, or -1.
+ * The first set bit of a free map's bits in [@index, @last]: up the
+ * summaries past empty words, then down the first bit of each word.  Going
+ * down, every word lies past @index, so only the bit finally found is
+ * compared with @last.  A stale summary bit (on the hint's path) leads to
+ * an empty word, from which the walk goes up again past it.  Reads only.
+ * Returns the bit's index, or -1.
  */
 static s64 free_map_next(u64 *const *level, unsigned int top, u64 index,
 			 u64 last)
@@ -355,27 +358,31 @@ static s64 free_map_next(u64 *const *level, unsigned int top, u64 index,
 
 	if (index > last)
 		return -1;
+	bits = level[0][index >> BUDDY_CORE_WORD_SHIFT] &
+	       (~0ULL << (index & WORD_MASK));
 	for (;;) {
-		bits = level[l][index >> BUDDY_CORE_WORD_SHIFT] &
-		       (~0ULL << (index & WORD_MASK));
-		if (bits) {
-			index = (index & ~WORD_MASK) | __ffs64(bits);
+		while (!bits) {
+			if (l == top)
+				return -1;
+			index = (index >> BUDDY_CORE_WORD_SHIFT) + 1;
+			lim >>= BUDDY_CORE_WORD_SHIFT;
+			l++;
 			if (index > lim)
 				return -1;
-			if (!l)
-				return (s64)index;
-			l--;
-			index <<= BUDDY_CORE_WORD_SHIFT;
-			lim = last >> (BUDDY_CORE_WORD_SHIFT * l);
-			continue;
+			bits = level[l][index >> BUDDY_CORE_WORD_SHIFT] &
+			       (~0ULL << (index & WORD_MASK));
 		}
-		if (l == top)
-			return -1;
-		index = (index >> BUDDY_CORE_WORD_SHIFT) + 1;
-		lim >>= BUDDY_CORE_WORD_SHIFT;
-		l++;
-		if (index > lim)
-			return -1;
+		for (;;) {
+			index = (index & ~WORD_MASK) | __ffs64(bits);
+			if (!l)
+				return index > last ? -1 : (s64)index;
+			index <<= BUDDY_CORE_WORD_SHIFT;
+			bits = level[--l][index >> BUDDY_CORE_WORD_SHIFT];
+			if (unlikely(!bits))
+				break;
+		}
+		/* A stale bit: up again, past its empty word at level @l. */
+		lim = last >> (BUDDY_CORE_WORD_SHIFT * l);
 	}
 }
 
@@ -500,6 +507,90 @@ static s64 alloc_topdown(struct buddy_core *bc, unsigned int order)
 	return (s64)(index << order);
 }
 
+/*
+ * Take free block @index of @found (a block the search found) and split
+ * it down to @order towards the lowest (@topdown: highest) place in
+ * [@lo, @hi): the other half goes back each level.  With @exact (EXACT's
+ * units, else 0) only those stay allocated.
+ */
+static __always_inline s64 take_block(struct buddy_core *bc,
+				      unsigned int found, unsigned int order,
+				      u64 index, u64 lo, u64 hi, bool topdown,
+				      u64 exact)
+{
+	if (unlikely(index >= bc->nr_blocks[found]))
+		return -EUCLEAN;
+	free_map_clear(bc->rows[found], bc->top[found], index);
+	if (!--bc->nr_free[found])
+		bc->nonempty &= ~BIT_ULL(found);
+	if (found > order) {
+		u64 target = buddy_core_req_target(index, found, order, lo, hi,
+						   topdown);
+
+		do {
+			found--;
+			index = (index << 1) | ((target >> found) & 1);
+			add_free(bc, found, index ^ 1);
+		} while (found > order);
+	}
+	if (unlikely(exact)) {
+		mark_allocated(bc, order, index, exact);
+		bc->free_units -= exact;
+	} else {
+		set_allocated(bc, order, index);
+		bc->free_units -= (u64)1 << order;
+	}
+	return (s64)(index << order);
+}
+
+/*
+ * buddy_core_alloc_req() without TOPDOWN: the lowest free block starting
+ * in [@lo, @hi) of the smallest order that has one there.  No free block
+ * lies below the hint's word, so the search starts at the later of the two.
+ * Without @range, [@lo, @hi) is the pool and nr_free promised a block.
+ */
+static s64 alloc_lowest(struct buddy_core *bc, unsigned int order, u64 lo,
+			u64 hi, u64 exact, bool range)
+{
+	u64 avail = bc->nonempty >> order;
+
+	for (; avail; avail &= avail - 1) {
+		unsigned int found = order + __ffs64(avail);
+		u64 from = bc->hint[found] << BUDDY_CORE_WORD_SHIFT;
+		u64 ilo = lo >> found;
+		s64 i;
+
+		i = free_map_next(bc->rows[found], bc->top[found],
+				  from > ilo ? from : ilo, (hi - 1) >> found);
+		if (i >= 0)
+			return take_block(bc, found, order, (u64)i, lo, hi,
+					  false, exact);
+	}
+	return range ? -ENOMEM : -EUCLEAN;
+}
+
+/* buddy_core_alloc_req() with TOPDOWN and RANGE or EXACT: the highest. */
+static noinline s64 alloc_highest(struct buddy_core *bc, unsigned int order,
+				  u64 lo, u64 hi, u64 exact, bool range)
+{
+	u64 avail = bc->nonempty >> order;
+
+	for (; avail; avail &= avail - 1) {
+		unsigned int found = order + __ffs64(avail);
+		s64 i;
+
+		if (range)
+			i = free_map_prev(bc->rows[found], bc->top[found],
+					  (hi - 1) >> found, lo >> found);
+		else
+			i = free_map_last(bc->rows[found], bc->top[found]);
+		if (i >= 0)
+			return take_block(bc, found, order, (u64)i, lo, hi,
+					  true, exact);
+	}
+	return range ? -ENOMEM : -EUCLEAN;
+}
+
 /**
  * buddy_core_alloc_req() - allocate with placement flags
  * @bc: the pool
@@ -523,10 +614,8 @@ static s64 alloc_topdown(struct buddy_core *bc, unsigned int order)
 s64 buddy_core_alloc_req(struct buddy_core *bc,
 			 const struct buddy_core_req *req)
 {
-	bool topdown = req->flags & BUDDY_CORE_ALLOC_TOPDOWN;
-	unsigned int order, found = 0;
-	u64 lo, hi, avail, index;
-	s64 i = -1;
+	u64 lo, hi, exact;
+	unsigned int order;
 	int err;
 
 	err = buddy_core_req_bounds(req, bc->max_order, &order, &lo, &hi);
@@ -534,54 +623,14 @@ s64 buddy_core_alloc_req(struct buddy_core *bc,
 		return err;
 	if (req->flags == BUDDY_CORE_ALLOC_TOPDOWN)
 		return alloc_topdown(bc, order);
-	avail = bc->nonempty >> order;
-	if (lo >= hi || !avail)
+	if (lo >= hi || !(bc->nonempty >> order))
 		return -ENOMEM;
-	for (; avail; avail &= avail - 1) {
-		u64 ilo, ihi;
-
-		found = order + __ffs64(avail);
-		ilo = lo >> found;
-		ihi = (hi - 1) >> found;
-		if (topdown && !(req->flags & BUDDY_CORE_ALLOC_RANGE)) {
-			i = free_map_last(bc->rows[found], bc->top[found]);
-		} else if (topdown) {
-			i = free_map_prev(bc->rows[found], bc->top[found], ihi,
-					  ilo);
-		} else {
-			/* No free block below the hint's word. */
-			u64 from = bc->hint[found] << BUDDY_CORE_WORD_SHIFT;
-
-			i = free_map_next(bc->rows[found], bc->top[found],
-					  from > ilo ? from : ilo, ihi);
-		}
-		if (i >= 0)
-			break;
-	}
-	if (i < 0)
-		return req->flags & BUDDY_CORE_ALLOC_RANGE ? -ENOMEM : -EUCLEAN;
-
-	index = (u64)i;
-	if (unlikely(index >= bc->nr_blocks[found]))
-		return -EUCLEAN;
-	free_map_clear(bc->rows[found], bc->top[found], index);
-	if (!--bc->nr_free[found])
-		bc->nonempty &= ~BIT_ULL(found);
-	lo = buddy_core_req_target(index, found, order, lo, hi, topdown);
-	/* Split towards the target: the other half goes back each level. */
-	while (found > order) {
-		found--;
-		index = (index << 1) | ((lo >> found) & 1);
-		add_free(bc, found, index ^ 1);
-	}
-	if (req->flags & BUDDY_CORE_ALLOC_EXACT) {
-		mark_allocated(bc, order, index, req->units);
-		bc->free_units -= req->units;
-	} else {
-		set_allocated(bc, order, index);
-		bc->free_units -= (u64)1 << order;
-	}
-	return (s64)(index << order);
+	exact = req->flags & BUDDY_CORE_ALLOC_EXACT ? req->units : 0;
+	if (req->flags & BUDDY_CORE_ALLOC_TOPDOWN)
+		return alloc_highest(bc, order, lo, hi, exact,
+				     req->flags & BUDDY_CORE_ALLOC_RANGE);
+	return alloc_lowest(bc, order, lo, hi, exact,
+			    req->flags & BUDDY_CORE_ALLOC_RANGE);
 }
 EXPORT_SYMBOL_GPL(buddy_core_alloc_req);
 

@@ -87,10 +87,12 @@ static inline int buddy_core_req_bounds(const struct buddy_core_req *req,
 {
 	u64 pool = (u64)1 << max_order, block;
 
-	if ((req->flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID) || !req->units ||
-	    req->units > pool)
+	/* @units 0 wraps round, above the pool too. */
+	if ((req->flags & ~BUDDY_CORE_ALLOC_FLAGS_VALID) ||
+	    req->units - 1 >= pool)
 		return -EINVAL;
-	*order = req->units == 1 ? 0 : fls64(req->units - 1);
+	/* fls64(0) is 0: one unit is order 0. */
+	*order = fls64(req->units - 1);
 	block = (u64)1 << *order;
 	if (!(req->flags & BUDDY_CORE_ALLOC_RANGE)) {
 		if (req->start || req->end)
