@@ -467,17 +467,30 @@ static void buddy_ioc_alloc_complete(struct buddy_file *bf, void *data,
 				     bool delivered)
 {
 	struct buddy_alloc *req = data;
+	struct buddy_block *blk;
+	bool undone = false;
 
 	if (delivered) {
 		raise_peak(atomic64_read(&buddy.used_bytes));
 		return;
 	}
 	mutex_lock(&bf->lock);
-	/* Never returned, so never mapped. */
-	file_free_block(bf, xa_load(&bf->blocks, req->offset >> buddy.unit_shift));
+	/*
+	 * Another thread of this file may have guessed the offset and freed,
+	 * exported or mapped the block since: then there is nothing left to
+	 * undo (freeing NULL, or a mapped block, would break the pool).  A
+	 * block it reallocated there is this file's, and goes like the first.
+	 */
+	blk = xa_load(&bf->blocks, req->offset >> buddy.unit_shift);
+	if (blk && !blk->map_count) {
+		file_free_block(bf, blk);
+		undone = true;
+	}
 	mutex_unlock(&bf->lock);
-	this_cpu_dec(buddy.stats->allocs);
-	this_cpu_dec(buddy.stats->frees);
+	if (undone) {
+		this_cpu_dec(buddy.stats->allocs);
+		this_cpu_dec(buddy.stats->frees);
+	}
 }
 
 static int buddy_ioc_free(struct buddy_file *bf, void *data)
