@@ -100,7 +100,9 @@ run() {
 	echo "# === $label"
 	"$repo"/scripts/qemu-run.sh --timeout 600 "$@" -- "$out/$prog" "$seed" >"$log" 2>&1
 	rc=$?
-	tally "$label" "$log" "$rc" qemu-run.sh
+	# A warning in the kernel log, a timeout: qemu-run.sh's own line.
+	tally "$label" "$log" "$rc" qemu-run.sh \
+		"$(grep -m1 '^qemu-run: ' "$log" | sed 's/; kernel log.*$//')"
 	echo "# $label: $((SECONDS - start)) s (limit 600)"
 	rm -f "$log"
 }

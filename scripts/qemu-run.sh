@@ -283,6 +283,9 @@ EOF
 		rmmod buddy_alloc || rmmod_rc=$?
 	fi
 fi
+# The program's last lines may still be in ttyS1's buffers, and qemu exits
+# at once below: stty sets with TCSADRAIN, which waits until they are sent.
+stty -F /dev/ttyS1 -onlcr 2>/dev/null
 echo "buddy-qemu-run: status $insmod_rc $prog_rc $rmmod_rc" > /dev/kmsg
 # isa-debug-exit: qemu exits at once, with status 1.
 printf '\000' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null

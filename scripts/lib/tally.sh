@@ -17,11 +17,9 @@ tally() {
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	sed -E "s/^([0-9]+ passed, [0-9]+ failed)$/# $label: \1/" "$log"
 	if [ -z "$summary" ]; then
-		# 124 is timeout(1)'s; else the log's last line says how it ended.
+		# Where the output stopped: a hang, a crash, or lost output.
 		last=$(grep -v '^[[:space:]]*$' "$log" | tail -1 | cut -c1-160)
-		[ "$rc" = 124 ] && last="timed out; last line: $last" ||
-			last="last line: $last"
-		echo "not ok - $label: no summary line (status $rc)${why:+: $why}; $last"
+		echo "not ok - $label: no summary line (status $rc)${why:+: $why}; last line: $last"
 		failed=$((failed + 1))
 		return
 	fi
