@@ -8,14 +8,19 @@
  * phase 2 gives each thread its own, where freeing anything but one's own
  * block must be -EINVAL, and half the threads end by closing their file
  * with blocks still live while others run.  Readers hammer INFO and debugfs
- * meanwhile.  At the end the pool must be whole.
+ * meanwhile.  At the end the pool must be whole.  Phase 3 races ALLOC's
+ * undo: one thread allocates into read-only memory (EFAULT: the kernel
+ * frees the block it could not report), while others FREE and mmap the
+ * offsets it is likely to get, in the instant between.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -261,6 +266,144 @@ static void run_phase(const char *name, bool own_file)
 	e2e_consistent(shared_fd, name);
 }
 
+/*
+ * Phase 3.  ALLOC's result is copied out after the block is in the caller's
+ * file; when that copy fails (a racing mprotect made the struct read-only
+ * after the dispatcher's early write), the kernel frees the block again.
+ * Meanwhile a guesser of the same file may have freed or mapped it: the
+ * undo must then leave it be.  One thread allocates (ALLOC, and BATCH, whose
+ * ops are written back the same way), one flips the struct's
+ * page between read-only and writable, two guess: FREE and mmap of where
+ * the last reported block went, since a free puts it back on top of this
+ * CPU's cache (or of the core's free blocks), so the next ALLOC gets it.
+ */
+#define RACE_ITERS	20000UL
+
+struct race {
+	int fd;
+	__u64 block;		/* the size allocated: a page or a unit */
+	__u64 target;		/* the guessed offset */
+	struct buddy_alloc *req;	/* on a page of its own */
+	long page;
+	bool stop;
+	unsigned long guessed_free, guessed_map, flips, bad;
+};
+
+static void *race_guess(struct race *r, bool map)
+{
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		__u64 off = __atomic_load_n(&r->target, __ATOMIC_RELAXED);
+		void *p;
+		int ret;
+
+		if (!map) {
+			ret = buddy_free(r->fd, off);
+			if (!ret)
+				__atomic_fetch_add(&r->guessed_free, 1, __ATOMIC_RELAXED);
+			else if (ret != -EINVAL && ret != -EBUSY)
+				__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		p = mmap(NULL, r->block, PROT_READ, MAP_SHARED, r->fd, off);
+		if (p != MAP_FAILED) {
+			__atomic_fetch_add(&r->guessed_map, 1, __ATOMIC_RELAXED);
+			munmap(p, r->block);
+		} else if (errno != EINVAL) {
+			__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void *race_free(void *arg)
+{
+	return race_guess(arg, false);
+}
+
+static void *race_map(void *arg)
+{
+	return race_guess(arg, true);
+}
+
+static void *race_flip(void *arg)
+{
+	struct race *r = arg;
+	unsigned long n = 0;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		if (mprotect(r->req, r->page, n++ & 1 ? PROT_READ | PROT_WRITE : PROT_READ))
+			__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&r->flips, n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void run_race(void)
+{
+	struct race r = { .fd = buddy_open(), .page = sysconf(_SC_PAGESIZE) };
+	unsigned long ok = 0, efault = 0, others = 0, i;
+	void *(*fn[3])(void *) = { race_free, race_map, race_flip };
+	struct buddy_batch_op *op;
+	pthread_t t[3];
+
+	/* A block mmap can map: a page, or a unit when units are larger. */
+	r.block = info.unit_size > (__u64)r.page ? info.unit_size : (__u64)r.page;
+	r.req = mmap(NULL, r.page, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r.req == MAP_FAILED) {
+		e2e_check(false, "race: an anonymous page: %s", strerror(errno));
+		close(r.fd);
+		return;
+	}
+	/* Written once: ALLOC reads only size, flags and the range. */
+	*r.req = (struct buddy_alloc){ .size = r.block };
+	op = (struct buddy_batch_op *)(r.req + 1);
+	*op = (struct buddy_batch_op){ .op = BUDDY_BATCH_ALLOC, .size = r.block };
+	for (i = 0; i < ARRAY_SIZE(t); i++)
+		pthread_create(&t[i], NULL, fn[i], &r);
+	for (i = 0; i < RACE_ITERS; i++) {
+		/* Every other one a BATCH op, whose copy-out fails the same way. */
+		struct buddy_batch b = {
+			.ops = (uintptr_t)op, .count = 1, .op_size = sizeof(*op),
+		};
+		bool batch = i & 1;
+		__u64 offset;
+		int ret;
+
+		ret = batch ? buddy_ioctl(r.fd, BUDDY_IOC_BATCH, &b) :
+			      buddy_ioctl(r.fd, BUDDY_IOC_ALLOC, r.req);
+		if (!ret && batch && (b.done != 1 || op->result))
+			ret = b.done ? op->result : -EIO;
+		if (!ret) {
+			ok++;
+			offset = batch ? op->offset : r.req->offset;
+			__atomic_store_n(&r.target, offset, __ATOMIC_RELAXED);
+			/* A guess may have freed it first: EINVAL then. */
+			buddy_free(r.fd, offset);
+		} else if (ret == -EFAULT) {
+			efault++;
+		} else {
+			others++;
+		}
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELEASE);
+	for (i = 0; i < ARRAY_SIZE(t); i++)
+		pthread_join(t[i], NULL);
+	munmap(r.req, r.page);
+	e2e_diag("race: %lu ALLOCs, %lu reported, %lu EFAULT; %lu page flips; guessers freed %lu and mapped %lu blocks",
+		 RACE_ITERS, ok, efault, r.flips, r.guessed_free, r.guessed_map);
+	e2e_check(!others && ok && efault,
+		  "race: ALLOC and BATCH under a flipping page: reported or EFAULT (%lu others), both seen",
+		  others);
+	e2e_check(!r.bad,
+		  "race: guessed FREEs and mmaps failed only with EINVAL or EBUSY, mprotect never (%lu others)",
+		  r.bad);
+	/* What a guess mapped stays the file's; its close frees it. */
+	e2e_consistent(r.fd, "race");
+	close(r.fd);
+	e2e_pool_whole(shared_fd, "race, file closed");
+}
+
 int main(int argc, char **argv)
 {
 	e2e_init(argc, argv);
@@ -275,6 +418,7 @@ int main(int argc, char **argv)
 	e2e_pool_whole(shared_fd, "initial");
 	run_phase("one shared file", false);
 	run_phase("a file per thread", true);
+	run_race();
 	close(shared_fd);
 	return e2e_done();
 }
