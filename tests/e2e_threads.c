@@ -9,14 +9,14 @@
  * block must be -EINVAL, and half the threads end by closing their file
  * with blocks still live while others run.  Readers hammer INFO and debugfs
  * meanwhile.  At the end the pool must be whole.  Phase 3 races ALLOC's
- * undo: one thread allocates into read-only memory (EFAULT: the kernel
- * frees the block it could not report), while others FREE and mmap the
- * offsets it is likely to get, in the instant between.
+ * undo: one thread allocates while another flips the struct's page
+ * read-only (EFAULT after the allocation: the kernel frees the block it
+ * could not report), and two more FREE and mmap the offset it is likely
+ * to get, in the instant between.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,17 +363,15 @@ static void run_race(void)
 		pthread_create(&t[i], NULL, fn[i], &r);
 	for (i = 0; i < RACE_ITERS; i++) {
 		/* Every other one a BATCH op, whose copy-out fails the same way. */
-		struct buddy_batch b = {
-			.ops = (uintptr_t)op, .count = 1, .op_size = sizeof(*op),
-		};
 		bool batch = i & 1;
+		__u32 done = 0;
 		__u64 offset;
 		int ret;
 
-		ret = batch ? buddy_ioctl(r.fd, BUDDY_IOC_BATCH, &b) :
+		ret = batch ? buddy_batch(r.fd, op, 1, sizeof(*op), &done) :
 			      buddy_ioctl(r.fd, BUDDY_IOC_ALLOC, r.req);
-		if (!ret && batch && (b.done != 1 || op->result))
-			ret = b.done ? op->result : -EIO;
+		if (!ret && batch && (done != 1 || op->result))
+			ret = done ? op->result : -EIO;
 		if (!ret) {
 			ok++;
 			offset = batch ? op->offset : r.req->offset;
@@ -390,7 +388,7 @@ static void run_race(void)
 	for (i = 0; i < ARRAY_SIZE(t); i++)
 		pthread_join(t[i], NULL);
 	munmap(r.req, r.page);
-	e2e_diag("race: %lu ALLOCs, %lu reported, %lu EFAULT; %lu page flips; guessers freed %lu and mapped %lu blocks",
+	e2e_diag("race: %lu ALLOCs and one-op BATCHes, %lu reported, %lu EFAULT; %lu page flips; guessers freed %lu and mapped %lu blocks",
 		 RACE_ITERS, ok, efault, r.flips, r.guessed_free, r.guessed_map);
 	e2e_check(!others && ok && efault,
 		  "race: ALLOC and BATCH under a flipping page: reported or EFAULT (%lu others), both seen",
