@@ -48,7 +48,7 @@ stages=("$@")
 total_pass=0
 total_fail=0
 broken=""
-tally=""
+per_stage=""
 failures=$(mktemp)
 trap 'rm -f "$failures"' EXIT
 
@@ -85,7 +85,7 @@ run_stage() {
 		broken="$broken $name"
 	fi
 	echo "=== $name: $p passed, $f failed"
-	tally="$tally $name $p/$f"
+	per_stage="$per_stage $name $p/$f"
 }
 
 plain='s/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p'
@@ -119,7 +119,7 @@ done
 
 # The last lines are all a CI log may keep: the counts per stage, then up
 # to ten of the failed checks, then the total.
-echo "=== stages (passed/failed):$tally"
+echo "=== stages (passed/failed):$per_stage"
 if [ -s "$failures" ]; then
 	echo "=== failed checks ($(wc -l <"$failures"), the first 10):"
 	head -10 "$failures" | cut -c1-300

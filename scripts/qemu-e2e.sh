@@ -100,9 +100,7 @@ run() {
 	echo "# === $label"
 	"$repo"/scripts/qemu-run.sh --timeout 600 "$@" -- "$out/$prog" "$seed" >"$log" 2>&1
 	rc=$?
-	# A warning in the kernel log, a timeout: qemu-run.sh's own line.
-	tally "$label" "$log" "$rc" qemu-run.sh \
-		"$(grep -m1 '^qemu-run: ' "$log" | sed 's/; kernel log.*$//')"
+	tally "$label" "$log" "$rc" qemu-run.sh "$(runner_reason "$log" qemu-run.sh)"
 	echo "# $label: $((SECONDS - start)) s (limit 600)"
 	rm -f "$log"
 }

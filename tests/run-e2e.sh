@@ -79,7 +79,7 @@ echo "# run-e2e: seed $seed (replay: tests/run-e2e.sh --seed $seed${config:+ --c
 
 # run PARAMS PROGRAM: one UML boot; adds to passed/failed.
 run() {
-	local params=$1 prog=$2 label log rc why start=$SECONDS
+	local params=$1 prog=$2 label log rc start=$SECONDS
 	label="$prog [${params:-defaults}]"
 	log=$(mktemp /tmp/buddy-e2e.XXXXXX)
 	echo "# === $label"
@@ -87,8 +87,7 @@ run() {
 		"$out/$prog" "$seed" 2>&1 | tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
 	# insmod, rmmod, a kernel warning or sanitizer report, a leak
-	why=$(grep -m1 '^uml-run: ' "$log" | sed 's/; kernel log:$//')
-	tally "$label" "$log" "$rc" uml-run.sh "$why"
+	tally "$label" "$log" "$rc" uml-run.sh "$(runner_reason "$log" uml-run.sh)"
 	# Against the 300 s limit: a program near it fails on a slower host.
 	echo "# $label: $((SECONDS - start)) s"
 	rm -f "$log"

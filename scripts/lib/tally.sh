@@ -5,6 +5,13 @@
 # (tests/run-e2e.sh, scripts/qemu-e2e.sh, scripts/smp-stress.sh,
 # scripts/check-debug-extra.sh) to add one program's log to their counts.
 
+# runner_reason LOG RUNNER: the boot script's own one-line reason in LOG
+# ("uml-run: ...", "qemu-run: ...": a timeout, insmod, rmmod, a kernel
+# report), without the kernel log it announces; empty if it found none.
+runner_reason() {
+	grep -m1 "^${2%.sh}: " "$1" | sed 's/; kernel log.*$//'
+}
+
 # tally LABEL LOG RC RUNNER [WHY]: print LOG with its closing "N passed,
 # N failed" line relabelled "# LABEL: ...", and add that line to $passed
 # and $failed.  One more failure each for: no such line; a reason WHY (a
