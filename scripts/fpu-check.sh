@@ -47,14 +47,16 @@ trap 'rm -f "$log"; rm -rf "$fake"' EXIT
 tally "fpu_state $(basename "$config" .config)" "$log" "${PIPESTATUS[0]}" uml-run.sh
 
 # The messages, from stand-ins that print what a kernel that cannot run
-# here prints and die as it does.
+# here prints and die as it does, or (timeout) never end.
 fake=$(mktemp -d)
+# expect_message NAME STAND-IN-BODY WANT [uml-run.sh options]
 expect_message() {
-	local name=$1 console=$2 want=$3 got
-	printf '#!/bin/sh\nprintf "%%s\\n" "%s"\nexit 134\n' "$console" >"$fake/$name"
+	local name=$1 body=$2 want=$3 got
+	shift 3
+	printf '#!/bin/sh\n%s\n' "$body" >"$fake/$name"
 	chmod +x "$fake/$name"
 	got=$(BUDDY_UML_LINUX=$fake/$name "$repo/scripts/uml-run.sh" --no-insmod \
-		--config "$config" -- /bin/true 2>&1 | grep '^uml-run: ' || true)
+		--config "$config" "$@" -- /bin/true 2>&1 | grep '^uml-run: ' || true)
 	if grep -Eq "$want" <<<"$got"; then
 		echo "ok - $name: $got"
 		passed=$((passed + 1))
@@ -64,11 +66,14 @@ expect_message() {
 	fi
 }
 expect_message unpatched-on-amx \
-	"userspace - ptrace set fp regs failed, errno = 14" \
+	"echo 'userspace - ptrace set fp regs failed, errno = 14'; exit 134" \
 	"XSAVE area is [0-9]+ bytes and this UML kernel .* passes a fixed 2696; build it with scripts/patches/"
 expect_message buffer-too-small \
-	"UML: the host's FPU state (XSAVE) is 20480 bytes, this kernel supports at most 12288" \
+	"echo \"UML: the host's FPU state (XSAVE) is 20480 bytes, this kernel supports at most 12288\"; exit 134" \
 	"^uml-run: UML: the host's FPU state \(XSAVE\) is 20480 bytes, this kernel supports at most 12288$"
+# Not an FPU message, but the same script's: a kernel that outlives --timeout.
+expect_message timeout "exec sleep 60" \
+	"^uml-run: UML was still running after --timeout 2 s: killed" --timeout 2
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
